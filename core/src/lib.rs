@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+
+pub mod account;
+pub mod keystore;
+pub mod otp;
+pub mod otpauth;
+pub mod secret;
+pub mod vault;
+
+pub use account::{Account, AccountId, OtpPart};
+pub use keystore::{KeyStore, KeyStoreError, MemoryKeyStore, PlatformKeyStore};
+pub use otp::{Algorithm, Code, OtpError, OtpGenerator, OtpKind, OtpParams, Timestamp, Validity};
+pub use otpauth::{OtpauthUri, ParsedUri, UriError, UriWarning};
+pub use secret::{Secret, SecretError};
+pub use vault::{
+    CreateOptions, KdfParams, OpenWarning, OpenedWith, RecoveryKey, Unlock, Vault, VaultError,
+    VaultStatus,
+};
