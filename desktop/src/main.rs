@@ -1,1 +1,26 @@
-fn main() {}
+//! `tessera`: the desktop command-line authenticator.
+//!
+//! It links `tessera-core` directly (no FFI): the same OTP engine, URI
+//! parser and vault as the mobile apps.
+
+mod cli;
+mod clock;
+mod commands;
+mod error;
+mod open;
+mod qr;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tessera: {error}");
+            ExitCode::from(error.exit as u8)
+        }
+    }
+}

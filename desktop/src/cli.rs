@@ -1,0 +1,141 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 ok, 2 usage, 3 not found, 4 bad input, 5 vault locked, 6 vault damaged, 1 other.
+
+Environment:
+  TESSERA_VAULT          vault file (default: the user data directory)
+  TESSERA_PASSWORD       vault password for scripts (instead of a prompt)
+  TESSERA_RECOVERY_KEY   recovery key for scripts, with --recovery-key";
+
+/// Tessera: TOTP/HOTP/Steam codes from an encrypted vault behind the platform keystore.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The vault file.
+    #[arg(long, global = true, env = "TESSERA_VAULT", value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+    /// Do not use the platform keystore; unlock with the password.
+    #[arg(long, global = true)]
+    pub no_keystore: bool,
+    /// Unlock with the recovery key (prompted, or TESSERA_RECOVERY_KEY).
+    #[arg(long, global = true)]
+    pub recovery_key: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the vault if needed, add a demo account and show its live code.
+    Demo,
+    /// Add an account from an otpauth:// URI ("-" reads it from stdin) or a QR image.
+    Add(AddArgs),
+    /// List accounts.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show current codes (all accounts, or those matching QUERY).
+    ///
+    /// For a counter-based (HOTP) account the counter is advanced and saved
+    /// before its code is shown.
+    Code {
+        /// Issuer, label, tag or id prefix.
+        query: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A live view of codes with a countdown, refreshed every second (Ctrl-C quits).
+    Watch {
+        /// Issuer, label, tag or id prefix.
+        query: Option<String>,
+        /// Stop after this many refreshes (for scripts and tests).
+        #[arg(long, value_name = "N")]
+        frames: Option<u32>,
+    },
+    /// Show an account's QR code in the terminal (it reveals the secret).
+    ShowQr {
+        /// Issuer, label, tag or id prefix.
+        query: String,
+    },
+    /// Remove an account.
+    Remove {
+        /// Issuer, label, tag or id prefix.
+        query: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Change an account's issuer and/or label.
+    Rename {
+        /// Issuer, label, tag or id prefix.
+        query: String,
+        /// The new issuer.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The new label (account name).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Replace an account's tags.
+    Tag {
+        /// Issuer, label, tag or id prefix.
+        query: String,
+        /// The tags (none clears them).
+        tags: Vec<String>,
+    },
+    /// Move an account to a position in the list (1 is the top).
+    Move {
+        /// Issuer, label, tag or id prefix.
+        query: String,
+        /// The new position, from 1.
+        position: usize,
+    },
+    /// Vault status and protection.
+    #[command(subcommand)]
+    Vault(VaultCommand),
+}
+
+/// `tessera add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The otpauth:// URI, or "-" to read it from stdin (keeps it out of shell history).
+    #[arg(required_unless_present = "qr", conflicts_with = "qr")]
+    pub uri: Option<String>,
+    /// A PNG or JPEG screenshot of the QR code.
+    #[arg(long, value_name = "IMAGE")]
+    pub qr: Option<PathBuf>,
+    /// Tags for the new account.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+/// `tessera vault …`.
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Where the vault is, its format, slots and account count.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add or change the vault password (prompted twice, or TESSERA_NEW_PASSWORD).
+    SetPassword,
+    /// Make a new recovery key (shown once); the old one stops working.
+    RecoveryKey,
+}
