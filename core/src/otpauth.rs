@@ -328,16 +328,23 @@ impl OtpauthUri {
             (None, None) => String::new(),
         };
 
-        let steam_encoder = match known.encoder {
-            Some(encoder) if encoder.eq_ignore_ascii_case("steam") => true,
-            Some(other) => {
-                extra.push(("encoder".to_string(), other));
-                false
-            }
-            None => false,
+        let (steam_encoder, other_encoder) = match known.encoder {
+            Some(encoder) if encoder.eq_ignore_ascii_case("steam") => (true, None),
+            other => (false, other),
         };
         if kind == OtpKind::Totp && (steam_encoder || is_steam_issuer(&issuer)) {
             kind = OtpKind::Steam;
+        }
+        if let Some(other) = other_encoder {
+            if kind == OtpKind::Steam {
+                // A Steam account is written back with `encoder=steam`; keeping
+                // this one too would write the parameter twice.
+                warnings.push(UriWarning::IgnoredParameter {
+                    name: "encoder".to_string(),
+                });
+            } else {
+                extra.push(("encoder".to_string(), other));
+            }
         }
 
         let mut params = match kind {
@@ -409,10 +416,15 @@ impl OtpauthUri {
             OtpKind::Totp | OtpKind::Steam => "totp",
             OtpKind::Hotp => "hotp",
         };
-        let label = if self.issuer.is_empty() {
-            encode(&self.label)
-        } else {
+        // The parser splits the decoded label at its first colon, so the
+        // issuer is only written as a prefix when it has no colon, and a label
+        // with a colon but no prefix gets an empty one.
+        let label = if !self.issuer.is_empty() && !self.issuer.contains(':') {
             format!("{}:{}", encode(&self.issuer), encode(&self.label))
+        } else if self.label.contains(':') {
+            format!(":{}", encode(&self.label))
+        } else {
+            encode(&self.label)
         };
         let mut uri = Zeroizing::new(format!("otpauth://{kind}/{label}?secret="));
         uri.push_str(&self.secret.to_base32());
