@@ -10,7 +10,10 @@ Exit codes: 0 ok, 2 usage, 3 not found, 4 bad input, 5 vault locked, 6 vault dam
 Environment:
   TESSERA_VAULT          vault file (default: the user data directory)
   TESSERA_PASSWORD       vault password for scripts (instead of a prompt)
-  TESSERA_RECOVERY_KEY   recovery key for scripts, with --recovery-key";
+  TESSERA_RECOVERY_KEY   recovery key for scripts, with --recovery-key
+  TESSERA_TIME_SOURCES   time sources, e.g. ntp://time.example,https://example.com
+                         (empty: never ask the network)
+  TESSERA_CONFIG         config file (default: the user config directory)";
 
 /// Tessera: TOTP/HOTP/Steam codes from an encrypted vault behind the platform keystore.
 #[derive(Debug, Parser)]
@@ -34,6 +37,9 @@ pub struct Global {
     /// Unlock with the recovery key (prompted, or TESSERA_RECOVERY_KEY).
     #[arg(long, global = true)]
     pub recovery_key: bool,
+    /// Show codes for this device's clock as it is, without drift correction.
+    #[arg(long, global = true)]
+    pub no_time_correction: bool,
 }
 
 /// The commands.
@@ -109,6 +115,26 @@ pub enum Command {
     /// Vault status and protection.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Trusted time: whether this device's clock is right, and each source's answer.
+    Time(TimeArgs),
+}
+
+/// `tessera time`.
+#[derive(Debug, Args)]
+pub struct TimeArgs {
+    /// `sync` asks the time sources now; without it, the saved state is shown.
+    #[command(subcommand)]
+    pub action: Option<TimeAction>,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `tessera time …`.
+#[derive(Debug, Subcommand)]
+pub enum TimeAction {
+    /// Ask every time source now (TESSERA_TIME_SOURCES, the config file, or public defaults).
+    Sync,
 }
 
 /// `tessera add`.

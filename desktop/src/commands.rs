@@ -6,8 +6,9 @@ use std::time::Duration;
 use serde::Serialize;
 use tessera_core::{Account, Code, OtpKind, OtpauthUri, Timestamp, Vault};
 
-use crate::cli::{AddArgs, Cli, Command, Global, VaultCommand};
-use crate::clock;
+use crate::cli::{AddArgs, Cli, Command, Global, TimeAction, TimeArgs, VaultCommand};
+use crate::clock::{self, TimeKeeper};
+use crate::config;
 use crate::error::CliError;
 use crate::open;
 use crate::qr;
@@ -24,7 +25,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Add(args) => add(global, args),
         Command::List { json } => list(&open::open(global)?, json),
         Command::Code { query, json } => code(global, query.as_deref(), json),
-        Command::Watch { query, frames } => watch(&open::open(global)?, query.as_deref(), frames),
+        Command::Watch { query, frames } => {
+            let vault = open::open(global)?;
+            watch(&vault, &mut time_keeper(global)?, query.as_deref(), frames)
+        }
         Command::ShowQr { query } => show_qr(&open::open(global)?, &query),
         Command::Remove { query, yes } => remove(global, &query, yes),
         Command::Rename {
@@ -48,7 +52,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Vault(command) => vault_command(global, command),
+        Command::Time(args) => time_command(global, args),
     }
+}
+
+fn time_keeper(global: &Global) -> Result<TimeKeeper, CliError> {
+    TimeKeeper::new(
+        &open::vault_path(global)?,
+        &config::load()?,
+        global.no_time_correction,
+    )
+}
+
+/// The instant for codes, after re-checking the time if it is due, with
+/// what the clock means for them said on stderr.
+fn code_time(keeper: &mut TimeKeeper) -> Timestamp {
+    keeper.refresh_if_needed();
+    let (now, status) = keeper.now();
+    clock::report(&status);
+    now
 }
 
 /// The one account a query names; several matches are an error listing them.
@@ -77,8 +99,13 @@ fn describe(account: &Account) -> String {
         Some(otp) => {
             let p = otp.params;
             match p.kind {
-                OtpKind::Totp => format!("TOTP {}, {} digits, {} s", p.algorithm, p.digits, p.period),
-                OtpKind::Hotp => format!("HOTP {}, {} digits, counter {}", p.algorithm, p.digits, p.counter),
+                OtpKind::Totp => {
+                    format!("TOTP {}, {} digits, {} s", p.algorithm, p.digits, p.period)
+                }
+                OtpKind::Hotp => format!(
+                    "HOTP {}, {} digits, counter {}",
+                    p.algorithm, p.digits, p.counter
+                ),
                 OtpKind::Steam => format!("Steam, {} s", p.period),
             }
         }
@@ -88,16 +115,18 @@ fn describe(account: &Account) -> String {
 fn demo(global: &Global) -> Result<(), CliError> {
     let mut vault = open::open_or_create(global)?;
     let parsed = OtpauthUri::parse(DEMO_URI)?;
-    let demo = Account::from_uri(parsed.uri, clock::now().unix_secs());
+    let demo = Account::from_uri(parsed.uri, vault_clock_secs());
     if !vault.accounts().iter().any(|a| a.same_identity(&demo)) {
         vault.add(demo)?;
         eprintln!("Added the demo account (its secret is the public RFC 6238 test seed).");
     }
+    let mut keeper = time_keeper(global)?;
     if std::io::stdout().is_terminal() {
         eprintln!("Live codes follow; Ctrl-C quits. Try `tessera --help` next.");
-        watch(&vault, None, None)
+        watch(&vault, &mut keeper, None, None)
     } else {
-        print_codes(&vault, None, false)
+        let now = code_time(&mut keeper);
+        print_codes(&vault, None, false, now)
     }
 }
 
@@ -128,7 +157,7 @@ fn add(global: &Global, args: AddArgs) -> Result<(), CliError> {
         for warning in &parsed.warnings {
             eprintln!("warning: {warning}");
         }
-        let mut account = Account::from_uri(parsed.uri, clock::now().unix_secs());
+        let mut account = Account::from_uri(parsed.uri, vault_clock_secs());
         account.tags = args.tags.clone();
         accounts.push(account);
     }
@@ -179,7 +208,12 @@ fn list(vault: &Vault, json: bool) -> Result<(), CliError> {
             format!("  [{}]", row.tags.join(", "))
         };
         let name = vault.accounts()[row.position - 1].display_name();
-        println!("{:>3}. {name}  — {}  (id {}){tags}", row.position, row.details, &row.id[..8]);
+        println!(
+            "{:>3}. {name}  — {}  (id {}){tags}",
+            row.position,
+            row.details,
+            &row.id[..8]
+        );
     }
     Ok(())
 }
@@ -217,7 +251,10 @@ fn code_row(account: &Account, code: &Code, now: Timestamp) -> CodeRow {
         id: account.id.clone(),
         issuer: account.issuer.clone(),
         label: account.label.clone(),
-        kind: account.otp.as_ref().map_or("push", |o| kind_name(o.params.kind)),
+        kind: account
+            .otp
+            .as_ref()
+            .map_or("push", |o| kind_name(o.params.kind)),
         code: code.value.clone(),
         counter: code.counter,
         valid_from: code.validity.map(|v| v.from.unix_secs()),
@@ -228,12 +265,26 @@ fn code_row(account: &Account, code: &Code, now: Timestamp) -> CodeRow {
 
 fn code(global: &Global, query: Option<&str>, json: bool) -> Result<(), CliError> {
     let mut vault = open::open(global)?;
+    let mut keeper = time_keeper(global)?;
     let Some(query) = query else {
-        return print_codes(&vault, None, json);
+        let now = code_time(&mut keeper);
+        return print_codes(&vault, None, json, now);
     };
     let account = select(&vault, query)?.clone();
-    let now = clock::now();
-    let is_hotp = account.otp.as_ref().is_some_and(|o| o.params.kind == OtpKind::Hotp);
+    let is_hotp_account = account
+        .otp
+        .as_ref()
+        .is_some_and(|o| o.params.kind == OtpKind::Hotp);
+    // HOTP codes do not depend on time: no need to check the clock for them.
+    let now = if is_hotp_account {
+        keeper.now().0
+    } else {
+        code_time(&mut keeper)
+    };
+    let is_hotp = account
+        .otp
+        .as_ref()
+        .is_some_and(|o| o.params.kind == OtpKind::Hotp);
     let code = if is_hotp {
         vault.next_hotp_code(&account.id)?
     } else {
@@ -245,19 +296,31 @@ fn code(global: &Global, query: Option<&str>, json: bool) -> Result<(), CliError
     println!("{}", code.value);
     match code.seconds_left(now) {
         Some(left) => eprintln!("{} — valid for {left} s", account.display_name()),
-        None => eprintln!("{} — counter {} (saved)", account.display_name(), code.counter),
+        None => eprintln!(
+            "{} — counter {} (saved)",
+            account.display_name(),
+            code.counter
+        ),
     }
     Ok(())
 }
 
-fn print_codes(vault: &Vault, query: Option<&str>, json: bool) -> Result<(), CliError> {
-    let now = clock::now();
+fn print_codes(
+    vault: &Vault,
+    query: Option<&str>,
+    json: bool,
+    now: Timestamp,
+) -> Result<(), CliError> {
     let matching: Option<Vec<&str>> =
         query.map(|q| vault.find(q).into_iter().map(|a| a.id.as_str()).collect());
     let codes: Vec<(&Account, Option<Code>)> = vault
         .codes_at(now)
         .into_iter()
-        .filter(|(a, _)| matching.as_ref().is_none_or(|ids| ids.contains(&a.id.as_str())))
+        .filter(|(a, _)| {
+            matching
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&a.id.as_str()))
+        })
         .collect();
     if json {
         let rows: Vec<CodeRow> = codes
@@ -310,34 +373,55 @@ fn countdown_bar(left: u64, period: u64) -> String {
     )
 }
 
-fn watch(vault: &Vault, query: Option<&str>, frames: Option<u32>) -> Result<(), CliError> {
+fn watch(
+    vault: &Vault,
+    keeper: &mut TimeKeeper,
+    query: Option<&str>,
+    frames: Option<u32>,
+) -> Result<(), CliError> {
     let terminal = std::io::stdout().is_terminal();
     let mut shown = 0u32;
+    keeper.refresh_if_needed();
     loop {
+        // A wall-clock change while watching shows up here; re-check then.
+        if keeper.estimate().is_some_and(|e| {
+            e.assess(&tessera_core::clock::ClockReading::now())
+                .wall_clock_change_micros
+                .is_some()
+        }) {
+            keeper.refresh_if_needed();
+        }
+        let (now, status) = keeper.now();
         let mut out = std::io::stdout().lock();
         if terminal {
             // Home the cursor and clear, so the view redraws in place.
             let _ = write!(out, "\x1b[H\x1b[2J");
         }
         let _ = writeln!(out, "Tessera — {} account(s)", vault.accounts().len());
+        if !matches!(status, tessera_core::clock::ClockStatus::InSync { .. }) {
+            let _ = writeln!(out, "clock: {status}");
+        }
         drop(out);
-        print_codes(vault, query, false)?;
+        print_codes(vault, query, false, now)?;
         let _ = std::io::stdout().flush();
         shown += 1;
         if frames.is_some_and(|limit| shown >= limit) {
             return Ok(());
         }
         // Wake just after the next whole second, when a countdown changes.
-        let into_second = clock::now().unix_millis() % 1000;
+        let into_second = keeper.now().0.unix_millis() % 1000;
         std::thread::sleep(Duration::from_millis(1000 - into_second + 5));
     }
 }
 
 fn show_qr(vault: &Vault, query: &str) -> Result<(), CliError> {
     let account = select(vault, query)?;
-    let uri = account
-        .to_uri()
-        .ok_or_else(|| CliError::bad_input(format!("{} has no OTP secret to show", account.display_name())))?;
+    let uri = account.to_uri().ok_or_else(|| {
+        CliError::bad_input(format!(
+            "{} has no OTP secret to show",
+            account.display_name()
+        ))
+    })?;
     eprintln!(
         "warning: this QR code contains the secret of {}: anyone who sees or photographs it can make its codes.",
         account.display_name()
@@ -455,5 +539,166 @@ fn vault_command(global: &Global, command: VaultCommand) -> Result<(), CliError>
             println!("A new recovery key was made; the old one no longer works.");
             Ok(())
         }
+    }
+}
+
+/// Seconds since the epoch from the system clock, for account metadata
+/// (when it was added), never for codes.
+fn vault_clock_secs() -> u64 {
+    u64::try_from(tessera_core::clock::ClockReading::now().system_micros / 1_000_000).unwrap_or(0)
+}
+
+fn millis(micros: i64) -> f64 {
+    (micros as f64 / 1000.0 * 1000.0).round() / 1000.0
+}
+
+#[derive(Serialize)]
+struct SampleJson {
+    source: String,
+    kind: tessera_core::clock::SourceKind,
+    offset_ms: f64,
+    uncertainty_ms: f64,
+    round_trip_ms: f64,
+    detail: String,
+    rejected: Option<String>,
+}
+
+impl SampleJson {
+    fn new(sample: &tessera_core::clock::TimeSample, rejected: Option<&str>) -> Self {
+        Self {
+            source: sample.source.clone(),
+            kind: sample.kind,
+            offset_ms: millis(sample.offset_micros),
+            uncertainty_ms: millis(sample.uncertainty_micros as i64),
+            round_trip_ms: millis(sample.round_trip_micros as i64),
+            detail: sample.detail.clone(),
+            rejected: rejected.map(String::from),
+        }
+    }
+
+    fn line(&self) -> String {
+        let verdict = match &self.rejected {
+            Some(reason) => format!("  REJECTED: {reason}"),
+            None => String::new(),
+        };
+        format!(
+            "  {:<34} {:+12.3} ms ± {:.3} ms  (round trip {:.3} ms; {}){verdict}",
+            self.source, self.offset_ms, self.uncertainty_ms, self.round_trip_ms, self.detail
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct TimeJson {
+    state: &'static str,
+    message: String,
+    correction: bool,
+    offset_ms: Option<f64>,
+    uncertainty_ms: Option<f64>,
+    age_seconds: Option<u64>,
+    wall_clock_change_ms: Option<f64>,
+    configured_sources: Vec<String>,
+    samples: Vec<SampleJson>,
+    failures: Vec<FailureJson>,
+}
+
+#[derive(Serialize)]
+struct FailureJson {
+    source: String,
+    error: String,
+}
+
+fn time_command(global: &Global, args: TimeArgs) -> Result<(), CliError> {
+    let mut keeper = time_keeper(global)?;
+    if let Some(problem) = &keeper.load_problem {
+        eprintln!("note: {problem}");
+    }
+    let mut failures = Vec::new();
+    let mut sync_error = None;
+    let mut uncombined = Vec::new();
+    if let Some(TimeAction::Sync) = args.action {
+        if keeper.sources().is_empty() {
+            return Err(CliError::bad_input(
+                "no time sources are configured (TESSERA_TIME_SOURCES is empty)",
+            ));
+        }
+        let report = keeper.sync(clock::SYNC_TIMEOUT)?;
+        failures = report
+            .failures
+            .iter()
+            .map(|(source, error)| FailureJson {
+                source: source.clone(),
+                error: error.to_string(),
+            })
+            .collect();
+        if let Err(error) = report.estimate {
+            uncombined = report.samples;
+            sync_error = Some(error);
+        }
+    }
+    let reading = tessera_core::clock::ClockReading::now();
+    let status = keeper.status(&reading);
+    let assessment = keeper.estimate().map(|e| e.assess(&reading));
+    let mut samples: Vec<SampleJson> = uncombined
+        .iter()
+        .map(|s| SampleJson::new(s, Some("not combined: no estimate")))
+        .collect();
+    if let (Some(estimate), None) = (keeper.estimate(), &sync_error) {
+        samples.extend(estimate.samples.iter().map(|s| SampleJson::new(s, None)));
+        samples.extend(
+            estimate
+                .rejected
+                .iter()
+                .map(|(s, reason)| SampleJson::new(s, Some(reason))),
+        );
+    }
+    let json = TimeJson {
+        state: status.state(),
+        message: status.to_string(),
+        correction: keeper.correction(),
+        offset_ms: assessment.as_ref().map(|a| millis(a.offset_micros)),
+        uncertainty_ms: assessment
+            .as_ref()
+            .map(|a| millis(a.uncertainty_micros as i64)),
+        age_seconds: assessment.as_ref().map(|a| a.age_secs),
+        wall_clock_change_ms: assessment
+            .as_ref()
+            .and_then(|a| a.wall_clock_change_micros)
+            .map(millis),
+        configured_sources: keeper.sources().iter().map(|s| s.describe()).collect(),
+        samples,
+        failures,
+    };
+    if args.json {
+        print_json(&json)?;
+    } else {
+        println!("Clock: {}", json.message);
+        if let Some(age) = json.age_seconds {
+            println!("Last check: {age} s ago");
+        }
+        if let Some(change) = json.wall_clock_change_ms {
+            println!(
+                "The wall clock was changed by {:+.3} s since then; the correction accounts for it.",
+                change / 1000.0
+            );
+        }
+        if !json.samples.is_empty() {
+            println!("Samples (offset = true time minus this clock):");
+            for sample in &json.samples {
+                println!("{}", sample.line());
+            }
+        }
+        for failure in &json.failures {
+            println!("  {:<34} failed: {}", failure.source, failure.error);
+        }
+        if !keeper.correction() {
+            println!("Time correction is off (--no-time-correction or the config file).");
+        }
+    }
+    match sync_error {
+        Some(error) => Err(CliError::failure(format!(
+            "the time could not be checked: {error}"
+        ))),
+        None => Ok(()),
     }
 }

@@ -72,9 +72,9 @@ impl From<VaultError> for CliError {
             | VaultError::WrongRecoveryKey
             | VaultError::NoSuchSlot(_)
             | VaultError::KeystoreKeyMissing => Exit::Locked,
-            VaultError::Corrupt(_) | VaultError::UnsupportedVersion { .. } | VaultError::Replaced => {
-                Exit::Damaged
-            }
+            VaultError::Corrupt(_)
+            | VaultError::UnsupportedVersion { .. }
+            | VaultError::Replaced => Exit::Damaged,
             VaultError::DuplicateAccount(_)
             | VaultError::InvalidInput(_)
             | VaultError::Otp(_)

@@ -6,6 +6,7 @@
 mod cli;
 mod clock;
 mod commands;
+mod config;
 mod error;
 mod open;
 mod qr;

@@ -19,9 +19,7 @@ pub fn vault_path(global: &Global) -> Result<PathBuf, CliError> {
     }
     dirs::data_dir()
         .map(|dir| dir.join("tessera").join("vault.json"))
-        .ok_or_else(|| {
-            CliError::failure("cannot find the user data directory; pass --vault PATH")
-        })
+        .ok_or_else(|| CliError::failure("cannot find the user data directory; pass --vault PATH"))
 }
 
 /// The platform keystore, or why it cannot be used.
@@ -73,7 +71,10 @@ pub fn open(global: &Global) -> Result<Vault, CliError> {
     for warning in vault.warnings() {
         eprintln!("warning: {warning}");
     }
-    if let (Ok(keystore), false) = (&keystore, vault.opened_with() == tessera_core::OpenedWith::KeyStore) {
+    if let (Ok(keystore), false) = (
+        &keystore,
+        vault.opened_with() == tessera_core::OpenedWith::KeyStore,
+    ) {
         match vault.ensure_keystore_slot(keystore) {
             Ok(true) => eprintln!("The {} can open this vault again.", keystore.name()),
             Ok(false) => {}

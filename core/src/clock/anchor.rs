@@ -63,8 +63,8 @@ fn system_micros() -> i64 {
 fn boot_anchor() -> Option<BootAnchor> {
     let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let time = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
-    let micros = u64::try_from(time.tv_sec).ok()? * 1_000_000
-        + u64::try_from(time.tv_nsec).ok()? / 1_000;
+    let micros =
+        u64::try_from(time.tv_sec).ok()? * 1_000_000 + u64::try_from(time.tv_nsec).ok()? / 1_000;
     Some(BootAnchor {
         boot_id: boot_id.trim().to_string(),
         boottime_micros: micros,

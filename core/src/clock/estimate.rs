@@ -65,7 +65,10 @@ pub struct ClockEstimate {
 
 fn interval(sample: &TimeSample) -> (i64, i64) {
     let u = i64::try_from(sample.uncertainty_micros).unwrap_or(i64::MAX / 4);
-    (sample.offset_micros.saturating_sub(u), sample.offset_micros.saturating_add(u))
+    (
+        sample.offset_micros.saturating_sub(u),
+        sample.offset_micros.saturating_add(u),
+    )
 }
 
 /// Combines checked samples into an estimate; see the module docs.
@@ -77,7 +80,10 @@ pub fn combine(samples: &[TimeSample], at: &ClockReading) -> Result<ClockEstimat
     // Every point where the set of covering intervals can change.
     let mut points: Vec<i64> = intervals.iter().flat_map(|(lo, hi)| [*lo, *hi]).collect();
     points.sort_unstable();
-    let midpoints: Vec<i64> = points.windows(2).map(|w| w[0] + (w[1] - w[0]) / 2).collect();
+    let midpoints: Vec<i64> = points
+        .windows(2)
+        .map(|w| w[0] + (w[1] - w[0]) / 2)
+        .collect();
     points.extend(midpoints);
 
     let score = |members: &BTreeSet<usize>| {
@@ -112,7 +118,8 @@ pub fn combine(samples: &[TimeSample], at: &ClockReading) -> Result<ClockEstimat
     if tied {
         return Err(TimeError::Disagreement(describe_spread(samples)));
     }
-    if members.len() == 1 && samples.len() > 1 && !samples[first(&members)].kind.is_authenticated() {
+    if members.len() == 1 && samples.len() > 1 && !samples[first(&members)].kind.is_authenticated()
+    {
         // Several unauthenticated sources and no two agree: nobody to believe.
         return Err(TimeError::Disagreement(describe_spread(samples)));
     }
@@ -196,7 +203,11 @@ impl ClockEstimate {
         let (age_micros, change, anchored) = match now.boot_elapsed_since(&self.at) {
             Some(real) => {
                 let change = wall_elapsed - real;
-                (real, (change.abs() > JUMP_THRESHOLD_MICROS).then_some(change), true)
+                (
+                    real,
+                    (change.abs() > JUMP_THRESHOLD_MICROS).then_some(change),
+                    true,
+                )
             }
             None => (wall_elapsed.abs(), None, false),
         };
@@ -326,7 +337,9 @@ impl ClockStatus {
     /// The instant codes should be computed for: the system clock plus the
     /// applied offset. A countdown must come from this same instant.
     pub fn code_time(&self, now: &ClockReading) -> Timestamp {
-        let micros = now.system_micros.saturating_add(self.applied_offset_micros());
+        let micros = now
+            .system_micros
+            .saturating_add(self.applied_offset_micros());
         Timestamp::from_unix_millis(u64::try_from(micros / 1000).unwrap_or(0))
     }
 
@@ -429,7 +442,10 @@ mod tests {
             &at,
         )
         .unwrap();
-        assert!((estimate.offset_micros - 90_011_500).abs() <= 1_000, "{estimate:?}");
+        assert!(
+            (estimate.offset_micros - 90_011_500).abs() <= 1_000,
+            "{estimate:?}"
+        );
         assert!(estimate.uncertainty_micros <= 1_500);
         assert_eq!(estimate.samples.len(), 3);
     }
@@ -472,10 +488,14 @@ mod tests {
     #[test]
     fn two_disagreeing_unauthenticated_sources_give_no_estimate() {
         let at = reading(1000, Some(10));
-        let error = combine(&[sample("a", Ntp, 0, 1), sample("b", Ntp, 90_000, 1)], &at).unwrap_err();
+        let error =
+            combine(&[sample("a", Ntp, 0, 1), sample("b", Ntp, 90_000, 1)], &at).unwrap_err();
         assert!(matches!(error, TimeError::Disagreement(_)), "{error}");
         let error = combine(
-            &[sample("a", HttpsDate, 0, 500), sample("b", HttpsDate, 90_000, 500)],
+            &[
+                sample("a", HttpsDate, 0, 500),
+                sample("b", HttpsDate, 90_000, 500),
+            ],
             &at,
         )
         .unwrap_err();
@@ -493,7 +513,10 @@ mod tests {
     #[test]
     fn refuses_absurd_offsets() {
         let absurd = sample("x", Ntp, MAX_ABS_OFFSET_MICROS / 1000 + 1000, 1);
-        assert!(matches!(check_sane(absurd), Err(TimeError::OffsetTooLarge { .. })));
+        assert!(matches!(
+            check_sane(absurd),
+            Err(TimeError::OffsetTooLarge { .. })
+        ));
     }
 
     #[test]
@@ -521,7 +544,12 @@ mod tests {
         let stale = estimate.assess(&reading(1000 + days, Some(10 + days as u64)));
         assert!(stale.untrusted.unwrap().contains("old"));
         assert_eq!(
-            ClockStatus::of(Some(&estimate), &reading(1000 + days, Some(10 + days as u64)), true).state(),
+            ClockStatus::of(
+                Some(&estimate),
+                &reading(1000 + days, Some(10 + days as u64)),
+                true
+            )
+            .state(),
             "unknown"
         );
         // Another boot: no anchor, shorter life, re-check wanted.

@@ -63,7 +63,8 @@ pub struct TimeSample {
 }
 
 /// A future returned by a [`TimeSource`].
-pub type SampleFuture<'a> = Pin<Box<dyn Future<Output = Result<TimeSample, TimeError>> + Send + 'a>>;
+pub type SampleFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<TimeSample, TimeError>> + Send + 'a>>;
 
 /// Something that can tell the time: the port behind which SNTP and HTTPS
 /// sources sit (and test doubles, or the push server later).
@@ -108,7 +109,8 @@ impl SourceSpec {
             if rest.is_empty() || rest.contains('/') || rest.contains('?') {
                 return Err(bad("expected ntp://HOST or ntp://HOST:PORT"));
             }
-            let (host, port) = split_host_port(rest).ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
+            let (host, port) = split_host_port(rest)
+                .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
             return Ok(Self::Ntp {
                 host,
                 port: port.unwrap_or(NTP_PORT),
@@ -168,7 +170,9 @@ fn split_host_port(text: &str) -> Option<(String, Option<u16>)> {
         };
     }
     match text.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => Some((host.to_string(), Some(parse_port(port)?))),
+        Some((host, port)) if !host.contains(':') => {
+            Some((host.to_string(), Some(parse_port(port)?)))
+        }
         _ => Some((text.to_string(), None)),
     }
 }
@@ -267,7 +271,10 @@ impl TimeSource for SntpSource {
 fn map_sntp_error(error: rsntp::SynchronizationError, timeout: Duration) -> TimeError {
     match error {
         rsntp::SynchronizationError::IOError(io)
-            if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) =>
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) =>
         {
             TimeError::Timeout(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
         }
@@ -421,7 +428,11 @@ mod tests {
     fn defaults_mix_authenticated_and_precise_sources() {
         let defaults = default_sources();
         assert_eq!(defaults.len(), 4);
-        assert!(defaults.iter().any(|s| matches!(s, SourceSpec::Http { secure: true, .. })));
+        assert!(
+            defaults
+                .iter()
+                .any(|s| matches!(s, SourceSpec::Http { secure: true, .. }))
+        );
         assert!(defaults.iter().any(|s| matches!(s, SourceSpec::Ntp { .. })));
     }
 }

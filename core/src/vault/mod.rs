@@ -250,6 +250,9 @@ fn load(files: &VaultFiles) -> Result<Loaded, VaultError> {
                     main_damaged: None,
                 });
             }
+            // A newer format is not damage: falling back to the older
+            // generation would undo the newer app's changes on the next write.
+            Err(error @ VaultError::UnsupportedVersion { .. }) => return Err(error),
             Err(error) => error,
         },
     };
@@ -259,6 +262,38 @@ fn load(files: &VaultFiles) -> Result<Loaded, VaultError> {
             main_damaged: Some(main_error.to_string()),
         }),
         _ => Err(main_error),
+    }
+}
+
+/// Decrypts what [`load`] found. When the current file parses but its
+/// contents fail authentication (a flipped bit in the payload or the header),
+/// the previous generation of the same vault is used instead, as for a file
+/// that does not parse.
+fn decrypt_loaded(
+    files: &VaultFiles,
+    loaded: Loaded,
+    vault_key: &[u8; KEY_LEN],
+) -> Result<(Loaded, Contents), VaultError> {
+    let error = match loaded.encrypted.decrypt(vault_key) {
+        Ok(contents) => return Ok((loaded, contents)),
+        Err(error @ VaultError::Corrupt(_)) if loaded.main_damaged.is_none() => error,
+        Err(error) => return Err(error),
+    };
+    let previous = match files.read_previous()?.map(|b| EncryptedVault::parse(&b)) {
+        Some(Ok(previous)) if previous.header.vault_id == loaded.encrypted.header.vault_id => {
+            previous
+        }
+        _ => return Err(error),
+    };
+    match previous.decrypt(vault_key) {
+        Ok(contents) => Ok((
+            Loaded {
+                encrypted: previous,
+                main_damaged: Some(error.to_string()),
+            },
+            contents,
+        )),
+        Err(_) => Err(error),
     }
 }
 
@@ -520,7 +555,7 @@ impl Vault {
         let files = VaultFiles::new(path);
         let loaded = load(&files)?;
         let (vault_key, opened_with) = unlock_key(&loaded.encrypted.header, &unlock)?;
-        let contents = loaded.encrypted.decrypt(&vault_key)?;
+        let (loaded, contents) = decrypt_loaded(&files, loaded, &vault_key)?;
         let warnings = loaded
             .main_damaged
             .map(|reason| OpenWarning::UsedPreviousGeneration { reason })
@@ -845,7 +880,7 @@ impl Vault {
         if loaded.encrypted.header.vault_id != self.header.vault_id {
             return Err(VaultError::Replaced);
         }
-        let mut contents = loaded.encrypted.decrypt(&self.vault_key)?;
+        let (loaded, mut contents) = decrypt_loaded(&self.files, loaded, &self.vault_key)?;
         let mut header = loaded.encrypted.header;
         let result = change(&mut header, &mut contents)?;
         header.generation += 1;
