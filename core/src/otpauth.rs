@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroizing;
 
 use crate::otp::{Algorithm, DEFAULT_PERIOD_SECS, OtpError, OtpKind, OtpParams, STEAM_DIGITS};
@@ -199,28 +199,32 @@ fn decode(raw: &str, field: &str, plus_is_space: bool) -> Result<String, UriErro
     let bad = || UriError::BadEncoding {
         field: quoted(field),
     };
-    // percent_decode_str passes malformed escapes through; refuse them instead.
-    let bytes = raw.as_bytes();
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'%'
-            && !(i + 2 < bytes.len()
-                && bytes[i + 1].is_ascii_hexdigit()
-                && bytes[i + 2].is_ascii_hexdigit())
-        {
-            return Err(bad());
+    // Decoded text is never longer than the raw text, so this buffer never
+    // grows: no stray copy of a secret is left in freed memory.
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut input = raw.bytes();
+    while let Some(b) = input.next() {
+        match b {
+            b'%' => {
+                let high = input.next().and_then(hex_value).ok_or_else(bad)?;
+                let low = input.next().and_then(hex_value).ok_or_else(bad)?;
+                bytes.push(high << 4 | low);
+            }
+            b'+' if plus_is_space => bytes.push(b' '),
+            other => bytes.push(other),
         }
     }
-    let spaced;
-    let raw = if plus_is_space && raw.contains('+') {
-        spaced = raw.replace('+', " ");
-        spaced.as_str()
-    } else {
-        raw
-    };
-    percent_decode_str(raw)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| bad())
+    String::from_utf8(bytes).map_err(|e| {
+        // Wipe the rejected bytes: they may be a secret.
+        drop(Zeroizing::new(e.into_bytes()));
+        bad()
+    })
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// The parameters the parser understands, collected before validation.
@@ -426,7 +430,16 @@ impl OtpauthUri {
         } else {
             encode(&self.label)
         };
-        let mut uri = Zeroizing::new(format!("otpauth://{kind}/{label}?secret="));
+        // Sized up front: a growing String would free copies of the secret.
+        let extras: usize = self
+            .extra
+            .iter()
+            .map(|(n, v)| 3 * (n.len() + v.len()) + 2)
+            .sum();
+        let capacity =
+            128 + 2 * label.len() + 3 * self.issuer.len() + 2 * self.secret.len() + extras;
+        let mut uri = Zeroizing::new(String::with_capacity(capacity));
+        uri.push_str(&format!("otpauth://{kind}/{label}?secret="));
         uri.push_str(&self.secret.to_base32());
         if !self.issuer.is_empty() {
             uri.push_str(&format!("&issuer={}", encode(&self.issuer)));

@@ -84,21 +84,20 @@ impl Secret {
                 length: normalised.len(),
             });
         }
-        let bytes = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &normalised)
-            .ok_or(SecretError::InvalidLength {
-                length: normalised.len(),
-            })?;
-        Self::from_bytes(bytes)
+        let bytes = decode_base32(&normalised).ok_or(SecretError::InvalidLength {
+            length: normalised.len(),
+        })?;
+        if bytes.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        Ok(Self(bytes))
     }
 
     /// The secret as unpadded uppercase base32 (the otpauth form).
     ///
     /// The returned text is a secret too: it is zeroized when dropped.
     pub fn to_base32(&self) -> Zeroizing<String> {
-        Zeroizing::new(base32::encode(
-            base32::Alphabet::Rfc4648 { padding: false },
-            &self.0,
-        ))
+        encode_base32(&self.0)
     }
 
     /// The raw bytes.
@@ -127,12 +126,42 @@ impl Secret {
     }
 }
 
+/// Unpadded RFC 4648 base32 of secret bytes, written into a buffer of the
+/// exact size. (The `base32` crate under-reserves and leaves a freed partial
+/// copy behind when its buffer grows; `data-encoding` writes in place.)
+pub(crate) fn encode_base32(bytes: &[u8]) -> Zeroizing<String> {
+    let encoding = &data_encoding::BASE32_NOPAD;
+    let mut text = Zeroizing::new(vec![0u8; encoding.encode_len(bytes.len())]);
+    encoding.encode_mut(bytes, &mut text);
+    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+    // The alphabet is ASCII, so every byte is one char.
+    out.extend(text.iter().map(|b| char::from(*b)));
+    out
+}
+
+/// Decodes normalised (uppercase, unpadded) base32 into an exact-size
+/// buffer; `None` when the text is not valid base32.
+pub(crate) fn decode_base32(normalised: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let encoding = &data_encoding::BASE32_NOPAD;
+    let len = encoding.decode_len(normalised.len()).ok()?;
+    let mut bytes = Zeroizing::new(vec![0u8; len]);
+    let written = encoding
+        .decode_mut(normalised.as_bytes(), &mut bytes)
+        .ok()?;
+    bytes.truncate(written);
+    Some(bytes)
+}
+
 /// Uppercases and strips whitespace, hyphens and `=` padding.
 fn normalise_base32(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '=')
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
+    // Sized up front: a growing String would free copies of the secret.
+    let mut normalised = String::with_capacity(text.len());
+    normalised.extend(
+        text.chars()
+            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '=')
+            .map(|c| c.to_ascii_uppercase()),
+    );
+    normalised
 }
 
 /// Serialised as unpadded base32 text (inside the encrypted vault payload only).

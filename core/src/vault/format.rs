@@ -224,11 +224,10 @@ pub fn encode(
 ) -> Result<Vec<u8>, VaultError> {
     let header_bytes = serde_json::to_vec(header)
         .map_err(|e| VaultError::Crypto(format!("could not encode the header: {e}")))?;
-    let plain = Zeroizing::new(
-        serde_json::to_vec(contents)
-            .map_err(|e| VaultError::Crypto(format!("could not encode the accounts: {e}")))?,
-    );
-    let sealed = crypto::seal(vault_key, &payload_aad(&header_bytes), &plain)?;
+    let mut plain = WipingBuffer::default();
+    serde_json::to_writer(&mut plain, contents)
+        .map_err(|e| VaultError::Crypto(format!("could not encode the accounts: {e}")))?;
+    let sealed = crypto::seal(vault_key, &payload_aad(&header_bytes), &plain.0)?;
     let file = FileJson {
         format: FORMAT.to_string(),
         version: VERSION,
@@ -240,6 +239,31 @@ pub fn encode(
         .map_err(|e| VaultError::Crypto(format!("could not encode the vault: {e}")))?;
     bytes.push(b'\n');
     Ok(bytes)
+}
+
+/// A growable buffer for plaintext that wipes every allocation it leaves
+/// behind (a plain `Vec` frees its old buffers, secrets included, as it grows).
+#[derive(Default)]
+struct WipingBuffer(Zeroizing<Vec<u8>>);
+
+impl std::io::Write for WipingBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let needed = self.0.len() + data.len();
+        if needed > self.0.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(
+                needed.max(2 * self.0.capacity()).max(4096),
+            ));
+            bigger.extend_from_slice(&self.0);
+            // The old buffer is zeroized as it is dropped here.
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Base64 of fresh random salt bytes.

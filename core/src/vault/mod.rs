@@ -16,7 +16,6 @@ mod storage;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base32::Alphabet;
 use zeroize::Zeroizing;
 
 pub use crypto::KdfParams;
@@ -337,10 +336,7 @@ fn keystore_slot(
 ) -> Result<Slot, VaultError> {
     let kek = crypto::random_key()?;
     let item = format!("{vault_id}/{}", uuid::Uuid::new_v4());
-    let text = Zeroizing::new(base32::encode(
-        Alphabet::Rfc4648 { padding: false },
-        kek.as_ref(),
-    ));
+    let text = crate::secret::encode_base32(kek.as_ref());
     // The key goes into the keystore before any file refers to it.
     keystore.set(&item, &text)?;
     Slot::wrap(
@@ -391,10 +387,7 @@ fn recovery_slot(
     .salt()?;
     let kek = crypto::derive_recovery(secret.as_ref(), &salt_bytes)?;
     let slot = Slot::wrap(vault_id, kind, &kek, vault_key)?;
-    let text = Zeroizing::new(base32::encode(
-        Alphabet::Rfc4648 { padding: false },
-        secret.as_ref(),
-    ));
+    let text = crate::secret::encode_base32(secret.as_ref());
     let grouped: Vec<&str> = text
         .as_bytes()
         .chunks(4)
@@ -410,9 +403,8 @@ fn parse_recovery_key(text: &str) -> Result<Zeroizing<Vec<u8>>, VaultError> {
             .map(|c| c.to_ascii_uppercase())
             .collect(),
     );
-    base32::decode(Alphabet::Rfc4648 { padding: false }, &normalised)
+    crate::secret::decode_base32(&normalised)
         .filter(|bytes| bytes.len() == RECOVERY_KEY_BYTES)
-        .map(Zeroizing::new)
         .ok_or(VaultError::WrongRecoveryKey)
 }
 
@@ -435,13 +427,13 @@ fn unlock_key(header: &Header, unlock: &Unlock<'_>) -> Result<(Key, OpenedWith),
                 let Some(text) = keystore.get(item)? else {
                     continue;
                 };
-                let kek = base32::decode(Alphabet::Rfc4648 { padding: false }, &text)
+                let kek = crate::secret::decode_base32(&text)
                     .and_then(|bytes| <[u8; KEY_LEN]>::try_from(bytes.as_slice()).ok())
                     .map(Zeroizing::new);
-                if let Some(kek) = kek {
-                    if let Some(key) = slot.unwrap_key(vault_id, &kek)? {
-                        return Ok((key, OpenedWith::KeyStore));
-                    }
+                if let Some(kek) = kek
+                    && let Some(key) = slot.unwrap_key(vault_id, &kek)?
+                {
+                    return Ok((key, OpenedWith::KeyStore));
                 }
             }
             if any {
@@ -843,15 +835,12 @@ impl Vault {
     /// Re-reads the vault from disk (another process may have changed it).
     pub fn reload(&mut self) -> Result<(), VaultError> {
         let loaded = load(&self.files)?;
-        self.adopt(loaded.encrypted)
-    }
-
-    fn adopt(&mut self, encrypted: EncryptedVault) -> Result<(), VaultError> {
-        if encrypted.header.vault_id != self.header.vault_id {
+        if loaded.encrypted.header.vault_id != self.header.vault_id {
             return Err(VaultError::Replaced);
         }
-        self.contents = encrypted.decrypt(&self.vault_key)?;
-        self.header = encrypted.header;
+        let (loaded, contents) = decrypt_loaded(&self.files, loaded, &self.vault_key)?;
+        self.contents = contents;
+        self.header = loaded.encrypted.header;
         self.generators = build_generators(&self.contents);
         Ok(())
     }
