@@ -524,21 +524,30 @@ fn an_unknown_format_version_is_refused() {
         "the file is left alone"
     );
 
-    // A newer version's file is never taken for damage and replaced by the
-    // older previous generation: that would undo the newer app's changes.
+    // With a previous generation, a newer version's file is read through
+    // that generation (with a warning) but never replaced: writing would
+    // undo the newer app's changes.
     let (fx, mut vault) = new_vault();
     vault.add(github()).unwrap();
     drop(vault);
     assert!(previous(&fx.path).exists());
     set_json_field(&fx.path, "version", serde_json::json!(2));
+    let newer = fs::read(&fx.path).unwrap();
+    let mut fallen_back = fx.open_password().unwrap();
+    assert!(matches!(
+        fallen_back.warnings(),
+        [OpenWarning::UsedPreviousGeneration { reason }] if reason.contains("version 2")
+    ));
     assert_eq!(
-        fx.open_password().unwrap_err(),
+        fallen_back.add(github()).unwrap_err(),
         VaultError::UnsupportedVersion { found: 2 }
     );
     assert_eq!(
-        Vault::open(&fx.path, Unlock::KeyStore(&fx.keystore)).unwrap_err(),
-        VaultError::UnsupportedVersion { found: 2 }
+        fs::read(&fx.path).unwrap(),
+        newer,
+        "the newer file is left alone"
     );
+    assert!(Vault::open(&fx.path, Unlock::KeyStore(&fx.keystore)).is_ok());
 }
 
 /// Builds a vault whose current file holds accounts A and B and whose

@@ -202,7 +202,7 @@ impl std::fmt::Display for OpenWarning {
         match self {
             Self::UsedPreviousGeneration { reason } => write!(
                 f,
-                "the current vault file could not be used ({reason}); opened the previous generation instead. The damaged file is kept beside it when the vault is next saved"
+                "the current vault file could not be used ({reason}); opened the previous generation instead (the current file is kept, never deleted)"
             ),
         }
     }
@@ -213,6 +213,8 @@ impl std::fmt::Display for OpenWarning {
 struct Loaded {
     encrypted: EncryptedVault,
     main_damaged: Option<String>,
+    /// The current file's version when it is from a newer Tessera.
+    main_newer: Option<u32>,
 }
 
 /// An open vault. Holds the vault key in memory (zeroized on drop).
@@ -247,18 +249,23 @@ fn load(files: &VaultFiles) -> Result<Loaded, VaultError> {
                 return Ok(Loaded {
                     encrypted,
                     main_damaged: None,
+                    main_newer: None,
                 });
             }
-            // A newer format is not damage: falling back to the older
-            // generation would undo the newer app's changes on the next write.
-            Err(error @ VaultError::UnsupportedVersion { .. }) => return Err(error),
             Err(error) => error,
         },
+    };
+    // A file from a newer Tessera is read through the previous generation
+    // but never replaced: writing would undo the newer app's changes.
+    let main_newer = match main_error {
+        VaultError::UnsupportedVersion { found } => Some(found),
+        _ => None,
     };
     match files.read_previous()?.map(|b| EncryptedVault::parse(&b)) {
         Some(Ok(encrypted)) => Ok(Loaded {
             encrypted,
             main_damaged: Some(main_error.to_string()),
+            main_newer,
         }),
         _ => Err(main_error),
     }
@@ -289,6 +296,7 @@ fn decrypt_loaded(
             Loaded {
                 encrypted: previous,
                 main_damaged: Some(error.to_string()),
+                main_newer: None,
             },
             contents,
         )),
@@ -866,6 +874,9 @@ impl Vault {
     ) -> Result<T, VaultError> {
         let lock = self.files.lock()?;
         let loaded = load(&self.files)?;
+        if let Some(found) = loaded.main_newer {
+            return Err(VaultError::UnsupportedVersion { found });
+        }
         if loaded.encrypted.header.vault_id != self.header.vault_id {
             return Err(VaultError::Replaced);
         }
