@@ -5,6 +5,7 @@ pub mod clock;
 pub mod keystore;
 pub mod otp;
 pub mod otpauth;
+pub mod qr;
 pub mod secret;
 pub mod vault;
 

@@ -1,0 +1,151 @@
+//! The one error type the foreign side sees.
+//!
+//! Rule: a reason is short and says what to do; it never contains a secret,
+//! a password, a recovery key or a URI (URIs carry secrets). Core errors are
+//! built to that rule already, so their messages are passed on.
+
+use tessera_core::clock::TimeError;
+use tessera_core::qr::QrError;
+use tessera_core::{UriError, VaultError};
+
+/// Everything that can go wrong, grouped by what the app should do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum TesseraError {
+    /// The otpauth URI was refused; `field` names the part at fault.
+    #[error("invalid otpauth URI: {reason}")]
+    InvalidUri {
+        /// The URI field at fault (`secret`, `digits`, …).
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The image has no readable QR code.
+    #[error("{reason}")]
+    InvalidImage {
+        /// Why.
+        reason: String,
+    },
+    /// Another argument is unusable (an empty password, a bad position…).
+    #[error("{reason}")]
+    InvalidInput {
+        /// Why.
+        reason: String,
+    },
+    /// No account has that id.
+    #[error("no account with id {id}")]
+    AccountNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The same account is already in the vault.
+    #[error("{name} is already in the vault")]
+    DuplicateAccount {
+        /// Issuer and label of the account.
+        name: String,
+    },
+    /// No vault exists yet: create one.
+    #[error("no vault exists yet")]
+    NoVault,
+    /// A vault already exists: unlock it instead.
+    #[error("a vault already exists")]
+    VaultExists,
+    /// The vault must be unlocked first.
+    #[error("the vault is locked")]
+    Locked,
+    /// The password is wrong.
+    #[error("wrong password")]
+    WrongPassword,
+    /// The recovery key is wrong.
+    #[error("wrong recovery key")]
+    WrongRecoveryKey,
+    /// The keystore cannot open the vault (unavailable, or it lost the key):
+    /// unlock with the password or recovery key.
+    #[error("{reason}")]
+    KeystoreUnavailable {
+        /// Why.
+        reason: String,
+    },
+    /// The app's `SecureStorage` failed.
+    #[error("secure storage failed: {reason}")]
+    Storage {
+        /// Why.
+        reason: String,
+    },
+    /// The vault file is damaged or from a newer version.
+    #[error("{reason}")]
+    VaultDamaged {
+        /// Why.
+        reason: String,
+    },
+    /// No time source could be reached or believed.
+    #[error("{reason}")]
+    Time {
+        /// Why.
+        reason: String,
+    },
+    /// Anything else (file system, crypto): the reason says what happened.
+    #[error("{reason}")]
+    Internal {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for TesseraError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        // The foreign exception's text is the app's own; keep it short.
+        Self::Storage {
+            reason: error.reason.chars().take(200).collect(),
+        }
+    }
+}
+
+impl From<UriError> for TesseraError {
+    fn from(error: UriError) -> Self {
+        Self::InvalidUri {
+            field: error.field().to_string(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl From<QrError> for TesseraError {
+    fn from(error: QrError) -> Self {
+        Self::InvalidImage {
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl From<TimeError> for TesseraError {
+    fn from(error: TimeError) -> Self {
+        Self::Time {
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl From<VaultError> for TesseraError {
+    fn from(error: VaultError) -> Self {
+        let reason = error.to_string();
+        match error {
+            VaultError::NotFound(_) => Self::NoVault,
+            VaultError::AlreadyExists(_) => Self::VaultExists,
+            VaultError::WrongPassword => Self::WrongPassword,
+            VaultError::WrongRecoveryKey => Self::WrongRecoveryKey,
+            VaultError::KeystoreKeyMissing | VaultError::NoSuchSlot(_) => {
+                Self::KeystoreUnavailable { reason }
+            }
+            VaultError::KeyStore(_) => Self::KeystoreUnavailable { reason },
+            VaultError::Corrupt(_) | VaultError::UnsupportedVersion { .. } | VaultError::Replaced => {
+                Self::VaultDamaged { reason }
+            }
+            VaultError::AccountNotFound(id) => Self::AccountNotFound { id },
+            VaultError::DuplicateAccount(name) => Self::DuplicateAccount { name },
+            VaultError::InvalidInput(_) | VaultError::Otp(_) | VaultError::NoCodes(_) => {
+                Self::InvalidInput { reason }
+            }
+            VaultError::Io { .. } | VaultError::Crypto(_) => Self::Internal { reason },
+        }
+    }
+}
