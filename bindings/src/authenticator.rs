@@ -10,9 +10,9 @@ use tessera_core::clock::{
 use tessera_core::vault::{CreateOptions, KdfParams, Unlock, Vault};
 use tessera_core::{Account, KeyStore, OtpKind, OtpauthUri, PlatformKeyStore, Timestamp};
 
+use crate::TesseraError;
 use crate::records::{AccountRecord, AddedAccount, ClockInfo, CodeRecord, SlotRecord, VaultInfo};
 use crate::storage::{ForeignKeyStore, SecureStorage};
-use crate::TesseraError;
 
 /// How long `sync_clock` waits for the time sources.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
@@ -56,23 +56,30 @@ pub struct Authenticator {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves the data as consistent as the
     // vault's own transactions make it; keep serving rather than poisoning.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Authenticator {
-    fn with_vault<T>(&self, f: impl FnOnce(&mut Vault) -> Result<T, TesseraError>) -> Result<T, TesseraError> {
+    fn with_vault<T>(
+        &self,
+        f: impl FnOnce(&mut Vault) -> Result<T, TesseraError>,
+    ) -> Result<T, TesseraError> {
         let mut guard = lock(&self.vault);
         let vault = guard.as_mut().ok_or(TesseraError::Locked)?;
         f(vault)
     }
 
     fn keystore(&self) -> Result<&dyn KeyStore, TesseraError> {
-        self.keystore.as_deref().ok_or_else(|| TesseraError::KeystoreUnavailable {
-            reason: self
-                .keystore_problem
-                .clone()
-                .unwrap_or_else(|| "no keystore is configured".into()),
-        })
+        self.keystore
+            .as_deref()
+            .ok_or_else(|| TesseraError::KeystoreUnavailable {
+                reason: self
+                    .keystore_problem
+                    .clone()
+                    .unwrap_or_else(|| "no keystore is configured".into()),
+            })
     }
 
     fn status_now(&self, reading: &ClockReading) -> ClockStatus {
@@ -351,8 +358,12 @@ impl Authenticator {
     /// returns the new status. Fails with `Time` when no estimate could be
     /// made (offline, or the sources disagree); the previous one is kept.
     pub async fn sync_clock(&self) -> Result<ClockInfo, TesseraError> {
-        let sources: Vec<Arc<dyn TimeSource>> =
-            self.sources.iter().cloned().map(SourceSpec::into_source).collect();
+        let sources: Vec<Arc<dyn TimeSource>> = self
+            .sources
+            .iter()
+            .cloned()
+            .map(SourceSpec::into_source)
+            .collect();
         if sources.is_empty() {
             return Err(TesseraError::Time {
                 reason: "no time sources are configured".into(),

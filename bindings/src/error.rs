@@ -137,9 +137,9 @@ impl From<VaultError> for TesseraError {
                 Self::KeystoreUnavailable { reason }
             }
             VaultError::KeyStore(_) => Self::KeystoreUnavailable { reason },
-            VaultError::Corrupt(_) | VaultError::UnsupportedVersion { .. } | VaultError::Replaced => {
-                Self::VaultDamaged { reason }
-            }
+            VaultError::Corrupt(_)
+            | VaultError::UnsupportedVersion { .. }
+            | VaultError::Replaced => Self::VaultDamaged { reason },
             VaultError::AccountNotFound(id) => Self::AccountNotFound { id },
             VaultError::DuplicateAccount(name) => Self::DuplicateAccount { name },
             VaultError::InvalidInput(_) | VaultError::Otp(_) | VaultError::NoCodes(_) => {

@@ -138,15 +138,27 @@ impl From<&ClockStatus> for ClockInfo {
             ClockStatus::InSync {
                 offset_micros,
                 uncertainty_micros,
-            } => (ClockState::InSync, Some(*offset_micros), Some(*uncertainty_micros)),
+            } => (
+                ClockState::InSync,
+                Some(*offset_micros),
+                Some(*uncertainty_micros),
+            ),
             ClockStatus::Corrected {
                 offset_micros,
                 uncertainty_micros,
-            } => (ClockState::Corrected, Some(*offset_micros), Some(*uncertainty_micros)),
+            } => (
+                ClockState::Corrected,
+                Some(*offset_micros),
+                Some(*uncertainty_micros),
+            ),
             ClockStatus::Uncorrected {
                 offset_micros,
                 uncertainty_micros,
-            } => (ClockState::Uncorrected, Some(*offset_micros), Some(*uncertainty_micros)),
+            } => (
+                ClockState::Uncorrected,
+                Some(*offset_micros),
+                Some(*uncertainty_micros),
+            ),
             ClockStatus::Unknown { .. } => (ClockState::Unknown, None, None),
         };
         Self {

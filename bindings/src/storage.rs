@@ -36,11 +36,17 @@ impl KeyStore for ForeignKeyStore {
     }
 
     fn get(&self, item: &str) -> Result<Option<Zeroizing<String>>, KeyStoreError> {
-        Ok(self.0.get(item.to_string()).map_err(failed)?.map(Zeroizing::new))
+        Ok(self
+            .0
+            .get(item.to_string())
+            .map_err(failed)?
+            .map(Zeroizing::new))
     }
 
     fn set(&self, item: &str, value: &str) -> Result<(), KeyStoreError> {
-        self.0.set(item.to_string(), value.to_string()).map_err(failed)
+        self.0
+            .set(item.to_string(), value.to_string())
+            .map_err(failed)
     }
 
     fn delete(&self, item: &str) -> Result<(), KeyStoreError> {

@@ -6,9 +6,10 @@
 //! The HMAC key schedule (the inner and outer padded blocks) is computed once
 //! per account in [`OtpGenerator::new`] and cloned for each code, which halves
 //! the hashing work per code. RustCrypto's `hmac`/`sha1`/`sha2` are used here
-//! rather than `ring::hmac`: with the prepared state they measured 0.30 µs per
-//! SHA-1 code against ring's 0.47 µs on this CPU, and on ARMv8 phones they use
-//! the SHA instructions that ring's SHA-1 does not.
+//! rather than `ring::hmac`: with the prepared state they are faster per
+//! SHA-1 code (0.30 µs against 0.47 µs in the research measurements; see
+//! `docs/benchmarks.md` for this project's own figures), and they use the
+//! SHA instructions of x86 and ARMv8 CPUs, which ring's SHA-1 does not.
 
 use std::fmt;
 

@@ -44,8 +44,9 @@ pub fn decode_image(bytes: &[u8]) -> Result<Vec<String>, QrError> {
         .map_err(|e| QrError::NotAnImage(e.to_string()))?
         .to_luma8();
     let (w, h) = (image.width() as usize, image.height() as usize);
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| image.get_pixel(x as u32, y as u32).0[0]);
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+        image.get_pixel(x as u32, y as u32).0[0]
+    });
     let grids = prepared.detect_grids();
     if grids.is_empty() {
         return Err(QrError::NotFound);
@@ -66,7 +67,10 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_image() {
-        assert!(matches!(decode_image(b"not an image"), Err(QrError::NotAnImage(_))));
+        assert!(matches!(
+            decode_image(b"not an image"),
+            Err(QrError::NotAnImage(_))
+        ));
         assert!(matches!(decode_image(&[]), Err(QrError::NotAnImage(_))));
     }
 

@@ -142,7 +142,7 @@ pub(crate) fn encode_base32(bytes: &[u8]) -> Zeroizing<String> {
 /// Decodes normalised (uppercase, unpadded) base32 into an exact-size
 /// buffer; `None` when the text is not valid base32.
 pub(crate) fn decode_base32(normalised: &str) -> Option<Zeroizing<Vec<u8>>> {
-    let encoding = &data_encoding::BASE32_NOPAD;
+    let encoding = lenient_base32();
     let len = encoding.decode_len(normalised.len()).ok()?;
     let mut bytes = Zeroizing::new(vec![0u8; len]);
     let written = encoding
@@ -150,6 +150,19 @@ pub(crate) fn decode_base32(normalised: &str) -> Option<Zeroizing<Vec<u8>>> {
         .ok()?;
     bytes.truncate(written);
     Some(bytes)
+}
+
+/// Base32 that ignores the unused bits of the last character. Many sites
+/// make secrets as random base32 characters rather than by encoding bytes,
+/// so those bits are often not zero; every other app ignores them too.
+fn lenient_base32() -> &'static data_encoding::Encoding {
+    static ENCODING: std::sync::OnceLock<data_encoding::Encoding> = std::sync::OnceLock::new();
+    ENCODING.get_or_init(|| {
+        let mut spec = data_encoding::BASE32_NOPAD.specification();
+        spec.check_trailing_bits = false;
+        spec.encoding()
+            .unwrap_or_else(|_| data_encoding::BASE32_NOPAD.clone())
+    })
 }
 
 /// Uppercases and strips whitespace, hyphens and `=` padding.
@@ -214,6 +227,15 @@ mod tests {
         assert!(canonical.is_weak());
         assert_eq!(canonical.bits(), 80);
         assert_eq!(canonical.to_base32().as_str(), "JBSWY3DPEHPK3PXP");
+    }
+
+    #[test]
+    fn ignores_unused_trailing_bits() {
+        // 26 characters carry 130 bits: the last 2 are unused and need not be 0.
+        let random_chars = Secret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEB").unwrap();
+        let zero_bits = Secret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEA").unwrap();
+        assert_eq!(random_chars, zero_bits);
+        assert_eq!(random_chars.len(), 16);
     }
 
     #[test]

@@ -126,6 +126,9 @@ fn unlock(
         }
         (Err(error), None) => return Err(error),
     };
+    if let Some(reason) = &keystore_failure {
+        eprintln!("note: {reason}; unlocking with the password");
+    }
     match Vault::open(path, Unlock::Password(&password)) {
         Err(VaultError::NoSuchSlot(_)) => Err(CliError::locked(format!(
             "{}; this vault has no password: use --recovery-key",

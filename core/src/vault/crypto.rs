@@ -93,8 +93,8 @@ pub struct KdfParams {
 }
 
 impl Default for KdfParams {
-    /// 64 MiB, 3 passes, 1 lane: about 0.2 s on a 2.5 GHz core, above the
-    /// OWASP minimum (19 MiB, 2 passes) by a wide margin.
+    /// 64 MiB, 3 passes, 1 lane: 0.1–0.2 s on one desktop core (see
+    /// `docs/benchmarks.md`), well above the OWASP minimum (19 MiB, 2 passes).
     fn default() -> Self {
         Self {
             memory_kib: 64 * 1024,

@@ -6,7 +6,7 @@
 //! - `vault.json.prev` — the generation before it;
 //! - `vault.json.tmp`, `vault.json.prev.tmp` — written, then renamed into place;
 //! - `vault.json.lock` — an empty file whose OS lock serialises writers;
-//! - `vault.json.damaged-<unix time>` — a damaged current file moved aside
+//! - `vault.json.damaged-<nanoseconds>` — a damaged current file kept aside
 //!   (never deleted) when a write replaces it.
 //!
 //! Every step is a rename within one directory, so a crash at any instant
@@ -89,10 +89,14 @@ impl VaultFiles {
     pub fn lock(&self) -> Result<WriteLock, VaultError> {
         self.ensure_directory()?;
         let path = self.sibling(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options
             .open(&path)
             .map_err(|e| io_error("open the lock file", &path, e))?;
         file.lock()
@@ -132,9 +136,13 @@ impl VaultFiles {
         write_synced(&tmp, bytes)?;
         if self.main.exists() {
             if main_is_damaged {
-                let aside = self.sibling(&format!(".damaged-{}", super::unix_now()));
-                fs::rename(&self.main, &aside)
-                    .map_err(|e| io_error("move the damaged vault aside", &aside, e))?;
+                // Linked (or copied) aside, not renamed: the current path must
+                // never be missing, even for an instant.
+                let aside = self.sibling(&format!(".damaged-{}", damaged_stamp()));
+                if fs::hard_link(&self.main, &aside).is_err() {
+                    fs::copy(&self.main, &aside)
+                        .map_err(|e| io_error("keep the damaged vault aside", &aside, e))?;
+                }
             } else {
                 self.keep_previous()?;
             }
@@ -162,6 +170,13 @@ impl VaultFiles {
         fs::rename(&staged, &previous)
             .map_err(|e| io_error("keep the previous generation", &previous, e))
     }
+}
+
+/// A unique-enough suffix for a damaged file kept aside (nanoseconds).
+fn damaged_stamp() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>, VaultError> {
