@@ -619,7 +619,7 @@ fn add_qr_refuses_unreadable_and_missing_images() {
     sandbox
         .run(&["add", "--qr", text.to_str().unwrap()])
         .expect(BAD_INPUT)
-        .stderr_has("is not a PNG or JPEG image");
+        .stderr_has("not a PNG or JPEG image");
 
     // No such file.
     let missing = sandbox.path().join("missing.png");
