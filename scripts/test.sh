@@ -24,13 +24,20 @@ ensure_packages() {
     local missing=0 tool
     # tool -> package: gnome-keyring-daemon (gnome-keyring), dbus-run-session
     # and dbus-send (dbus), dbus-launch (dbus-x11), secret-tool
-    # (libsecret-tools), oathtool (oathtool).
-    for tool in gnome-keyring-daemon dbus-run-session dbus-send dbus-launch secret-tool oathtool; do
+    # (libsecret-tools), oathtool (oathtool), chronyd (chrony), faketime
+    # (faketime; libfaketime brings the preload library), mvn (maven), javac
+    # (openjdk-17-jdk-headless).
+    for tool in gnome-keyring-daemon dbus-run-session dbus-send dbus-launch secret-tool oathtool \
+        chronyd faketime mvn javac; do
         if ! command -v "$tool" >/dev/null 2>&1; then
             echo "missing: $tool"
             missing=1
         fi
     done
+    if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
+        echo "missing: libfaketime"
+        missing=1
+    fi
     if [ "$missing" -eq 0 ]; then
         return 0
     fi
@@ -41,7 +48,8 @@ ensure_packages() {
     step "installing system packages"
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        gnome-keyring dbus dbus-x11 libsecret-tools oathtool
+        gnome-keyring dbus dbus-x11 libsecret-tools oathtool chrony faketime libfaketime \
+        maven openjdk-17-jdk-headless
 }
 
 ensure_rust_components() {
@@ -63,6 +71,12 @@ cargo fmt --all -- --check --color never
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "the core stays free of FFI: cargo tree -p tessera-core -i uniffi"
+if cargo tree -p tessera-core -e normal -i uniffi >/dev/null 2>&1; then
+    echo "tessera-core depends on uniffi; FFI belongs in bindings/ only" >&2
+    exit 1
+fi
 
 step "cargo test --workspace (private D-Bus session, headless gnome-keyring)"
 TESSERA_REQUIRE_SECRET_SERVICE=1 TESSERA_REQUIRE_TOOLS=1 \
