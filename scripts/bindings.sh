@@ -16,7 +16,10 @@ case "$profile" in
   mobile) cargo build -p tessera-ffi --profile mobile; dir=target/mobile ;;
   *) echo "usage: $0 [debug|mobile]" >&2; exit 2 ;;
 esac
-lib="$dir/libtessera_ffi.so"
+case "$(uname -s)" in
+  Darwin) lib="$dir/libtessera_ffi.dylib" ;;
+  *) lib="$dir/libtessera_ffi.so" ;;
+esac
 
 rm -rf build/generated/kotlin build/generated/swift
 cargo run -q -p uniffi-bindgen -- generate --library "$lib" --language kotlin \
@@ -26,7 +29,10 @@ cargo run -q -p uniffi-bindgen -- generate --library "$lib" --language swift \
 
 if [ "$profile" = mobile ]; then
   mkdir -p build/lib
-  strip --strip-all -o build/lib/libtessera_ffi.so "$lib"
-  echo "stripped: $(stat -c %s build/lib/libtessera_ffi.so) bytes (build/lib/libtessera_ffi.so)"
+  stripped="build/lib/$(basename "$lib")"
+  cp "$lib" "$stripped"
+  strip -x "$stripped" 2>/dev/null || strip "$stripped"
+  if [ "$(uname -s)" != Darwin ]; then strip --strip-all "$stripped"; fi
+  echo "stripped: $(wc -c < "$stripped") bytes ($stripped)"
 fi
 echo "bindings: build/generated/kotlin, build/generated/swift (from $lib)"

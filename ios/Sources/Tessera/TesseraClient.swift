@@ -1,0 +1,366 @@
+import Dispatch
+import Foundation
+import TesseraFFI
+
+/// Tessera for one profile, for Swift concurrency: the vault, its accounts
+/// and codes, and the trusted clock.
+///
+/// `TesseraClient` wraps the generated `Authenticator`. Its calls are blocking
+/// (they touch the vault file and the keystore, and deriving a password key
+/// takes a noticeable fraction of a second), so every method here runs them on
+/// a private dispatch queue and suspends until they finish: the caller, even
+/// on the main actor, never blocks, and the Swift concurrency thread pool is
+/// never held up either. A blocking call that has started runs to completion
+/// even if the awaiting task is cancelled.
+///
+/// Errors are always ``TesseraClientError``.
+///
+/// ```swift
+/// let client = try await TesseraClient.open(
+///     config: AuthenticatorConfig(dataDir: folder.path),
+///     storage: KeychainSecureStorage()
+/// )
+/// if await client.vaultExists() { try await client.unlockWithKeystore() }
+/// for await states in client.codeStates() { render(states) }
+/// ```
+public final class TesseraClient: Sendable {
+    /// The generated object; thread-safe on the Rust side.
+    private let core: Authenticator
+    /// Where blocking calls run. Concurrent: Rust serialises what must be.
+    private let queue: DispatchQueue
+
+    /// Wraps an existing `Authenticator`.
+    ///
+    /// - Parameter authenticator: the object to drive; the client does not
+    ///   take exclusive ownership, it only calls it.
+    public init(authenticator: Authenticator) {
+        self.core = authenticator
+        self.queue = DispatchQueue(
+            label: "org.tessera.client",
+            qos: .userInitiated,
+            attributes: .concurrent
+        )
+    }
+
+    /// Sets up Tessera over `config.dataDir`, synchronously. The call is
+    /// quick (it reads the saved clock estimate), but prefer
+    /// ``open(config:storage:)`` on the main actor.
+    ///
+    /// - Parameters:
+    ///   - config: the data folder, time sources and correction setting.
+    ///   - storage: where the vault's keystore key is kept (for example
+    ///     ``KeychainSecureStorage``); `nil` for password-only vaults.
+    /// - Throws: ``TesseraClientError/invalidInput(reason:)`` for an empty
+    ///   data folder, ``TesseraClientError/time(reason:)`` for a time source
+    ///   that is not an `ntp://` or `https://` URL.
+    public convenience init(config: AuthenticatorConfig, storage: (any SecureStorage)?) throws {
+        let authenticator: Authenticator
+        do {
+            authenticator = try Authenticator(config: config, storage: storage)
+        } catch {
+            throw TesseraClientError(error)
+        }
+        self.init(authenticator: authenticator)
+    }
+
+    /// Sets up Tessera over `config.dataDir` off the calling thread.
+    ///
+    /// Nothing is unlocked yet: call ``createVault(password:)`` the first
+    /// time, then one of the `unlock…` methods.
+    ///
+    /// - Parameters:
+    ///   - config: the data folder, time sources and correction setting.
+    ///   - storage: where the vault's keystore key is kept; `nil` for
+    ///     password-only vaults.
+    /// - Returns: a client with a locked vault.
+    public static func open(
+        config: AuthenticatorConfig,
+        storage: (any SecureStorage)?
+    ) async throws -> TesseraClient {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try TesseraClient(config: config, storage: storage) })
+            }
+        }
+    }
+
+    // MARK: - Running blocking calls
+
+    /// Runs `body` with the `Authenticator` on the client's queue and
+    /// returns its result, with any error mapped to ``TesseraClientError``.
+    private func perform<T: Sendable>(
+        _ body: @escaping @Sendable (Authenticator) throws -> T
+    ) async throws -> T {
+        let core = self.core
+        let queue = self.queue
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    continuation.resume(returning: try body(core))
+                } catch {
+                    continuation.resume(throwing: TesseraClientError(error))
+                }
+            }
+        }
+    }
+
+    /// Runs an infallible `body` with the `Authenticator` on the client's queue.
+    private func query<T: Sendable>(
+        _ body: @escaping @Sendable (Authenticator) -> T
+    ) async -> T {
+        let core = self.core
+        let queue = self.queue
+        return await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: body(core))
+            }
+        }
+    }
+
+    // MARK: - The vault
+
+    /// True when a vault exists in the data folder.
+    public func vaultExists() async -> Bool {
+        await query { core in core.vaultExists() }
+    }
+
+    /// True when the vault is open.
+    public func isUnlocked() async -> Bool {
+        await query { core in core.isUnlocked() }
+    }
+
+    /// Creates the vault and unlocks it. It is protected by the secure
+    /// storage (when the client has one) and by `password` (when given);
+    /// at least one of the two is needed.
+    ///
+    /// - Parameter password: an optional vault password.
+    /// - Returns: the recovery key. Show it once and ask the user to write
+    ///   it down; it is never shown again.
+    /// - Throws: ``TesseraClientError/vaultExists`` when there already is
+    ///   one, ``TesseraClientError/invalidInput(reason:)`` when there is
+    ///   neither storage nor password.
+    public func createVault(password: String? = nil) async throws -> String {
+        try await perform { core in try core.createVault(password: password) }
+    }
+
+    /// Unlocks through the secure storage, with no user input.
+    ///
+    /// - Throws: ``TesseraClientError/keystoreUnavailable(reason:)`` when the
+    ///   storage cannot open the vault (for example after a restore onto a
+    ///   new device): ask for the password or the recovery key then.
+    public func unlockWithKeystore() async throws {
+        try await perform { core in try core.unlockWithKeystore() }
+    }
+
+    /// Unlocks with the vault password. When the secure storage had lost its
+    /// key, a fresh one is stored so the next unlock needs no password.
+    ///
+    /// - Parameter password: the vault password.
+    /// - Throws: ``TesseraClientError/wrongPassword``.
+    public func unlock(password: String) async throws {
+        try await perform { core in try core.unlockWithPassword(password: password) }
+    }
+
+    /// Unlocks with the recovery key (any case, dashes optional), and
+    /// restores the keystore key like ``unlock(password:)``.
+    ///
+    /// - Parameter recoveryKey: the key shown when the vault was created.
+    /// - Throws: ``TesseraClientError/wrongRecoveryKey``.
+    public func unlock(recoveryKey: String) async throws {
+        try await perform { core in try core.unlockWithRecoveryKey(recoveryKey: recoveryKey) }
+    }
+
+    /// Closes the vault and wipes its key and secrets from memory. Running
+    /// ``codeStates()`` streams end at their next tick.
+    public func lock() async {
+        await query { core in core.lock() }
+    }
+
+    /// Adds or replaces the vault password.
+    ///
+    /// - Parameter password: the new password.
+    public func setPassword(_ password: String) async throws {
+        try await perform { core in try core.setPassword(password: password) }
+    }
+
+    /// Makes a new recovery key; the old one stops working.
+    ///
+    /// - Returns: the new key, to show once.
+    public func newRecoveryKey() async throws -> String {
+        try await perform { core in try core.newRecoveryKey() }
+    }
+
+    /// Where the vault is, its format version and its ways in.
+    public func vaultInfo() async throws -> VaultInfo {
+        try await perform { core in try core.vaultInfo() }
+    }
+
+    // MARK: - Accounts
+
+    /// Adds an account from an `otpauth://` URI (typed, pasted or scanned).
+    ///
+    /// - Parameter uri: the URI; it carries the secret, so it is never logged.
+    /// - Returns: the new account and the warnings to show (a weak secret, …).
+    /// - Throws: ``TesseraClientError/invalidUri(field:reason:)`` naming the
+    ///   part at fault, ``TesseraClientError/duplicateAccount(name:)``.
+    public func addAccount(uri: String) async throws -> AddedAccount {
+        try await perform { core in try core.addUri(uri: uri) }
+    }
+
+    /// Adds every account whose QR code is in a PNG or JPEG image. All or
+    /// nothing: one bad code adds none.
+    ///
+    /// - Parameter image: the encoded image (convert HEIC photos to PNG or
+    ///   JPEG first).
+    /// - Returns: the new accounts, in the order found.
+    /// - Throws: ``TesseraClientError/invalidImage(reason:)`` when no QR
+    ///   code can be read.
+    public func addAccounts(fromQRImage image: Data) async throws -> [AddedAccount] {
+        try await perform { core in try core.addFromQrImage(image: image) }
+    }
+
+    /// Every account, in display order.
+    public func accounts() async throws -> [AccountRecord] {
+        try await perform { core in try core.accounts() }
+    }
+
+    /// Changes an account's issuer and/or label; `nil` keeps the old value.
+    public func renameAccount(id: String, issuer: String?, label: String?) async throws {
+        try await perform { core in try core.renameAccount(id: id, issuer: issuer, label: label) }
+    }
+
+    /// Removes an account.
+    public func removeAccount(id: String) async throws {
+        try await perform { core in try core.removeAccount(id: id) }
+    }
+
+    /// Moves an account to `position` (0 is the top).
+    public func moveAccount(id: String, to position: Int) async throws {
+        guard let index = UInt32(exactly: position) else {
+            throw TesseraClientError.invalidInput(reason: "position \(position) is out of range")
+        }
+        try await perform { core in try core.moveAccount(id: id, position: index) }
+    }
+
+    /// Replaces an account's tags.
+    public func setTags(id: String, tags: [String]) async throws {
+        try await perform { core in try core.setTags(id: id, tags: tags) }
+    }
+
+    // MARK: - Codes
+
+    /// The current code of every time-based account, in display order.
+    /// HOTP accounts are left out: use ``nextHotpCode(id:)``.
+    ///
+    /// - Parameter nowMs: the instant (ms since the Unix epoch), or `nil` for
+    ///   the trusted time now.
+    public func codes(at nowMs: UInt64? = nil) async throws -> [CodeRecord] {
+        try await perform { core in try core.codes(nowMs: nowMs) }
+    }
+
+    /// The next code of an HOTP account. The advanced counter is saved
+    /// before the code is returned, so a code is never shown twice.
+    public func nextHotpCode(id: String) async throws -> CodeRecord {
+        try await perform { core in try core.nextHotpCode(id: id) }
+    }
+
+    /// Every account with its current code at one trusted instant, computed
+    /// off the calling thread. See ``CodeState``.
+    public func codeStates(at nowMs: UInt64) async throws -> [CodeState] {
+        try await perform { core in try TesseraClient.states(of: core, at: nowMs) }
+    }
+
+    /// A stream of every account with its current code, for a ticking list.
+    ///
+    /// It yields at once, then exactly when the next whole second begins by
+    /// ``trustedNowMs()``, and so on: since code periods are whole seconds,
+    /// each period boundary gets a fresh element with the new code, and the
+    /// countdown in between moves by one second per element. All states of
+    /// an element are computed at the same instant (``CodeState/nowMs``).
+    ///
+    /// The stream ends when the vault is locked (or another call fails) and
+    /// when the consuming task is cancelled; start a new one after
+    /// unlocking. Only the newest element is buffered, so a slow consumer
+    /// skips ticks instead of falling behind.
+    public func codeStates() -> AsyncStream<[CodeState]> {
+        let core = self.core
+        let client = self
+        return AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
+            let ticker = Task.detached(priority: .userInitiated) {
+                while !Task.isCancelled {
+                    let nowMs = core.trustedNowMs()
+                    guard let states = try? await client.codeStates(at: nowMs) else {
+                        break
+                    }
+                    continuation.yield(states)
+                    await TesseraClient.sleepUntilSecondChanges(from: nowMs, core: core)
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in ticker.cancel() }
+        }
+    }
+
+    /// Returns once the whole second of the trusted clock differs from the
+    /// one of `instantMs` (normally at the start of the next one), or when
+    /// the task is cancelled. The trusted clock can be re-estimated while
+    /// asleep, so it is read again on every wake-up.
+    private static func sleepUntilSecondChanges(from instantMs: UInt64, core: Authenticator) async {
+        let second = instantMs / 1000
+        while !Task.isCancelled {
+            let now = core.trustedNowMs()
+            if now / 1000 != second {
+                return
+            }
+            let untilNextSecondMs = 1000 - now % 1000
+            do {
+                try await Task.sleep(nanoseconds: untilNextSecondMs * 1_000_000)
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// Builds the states of every account at `nowMs` (blocking).
+    private static func states(of core: Authenticator, at nowMs: UInt64) throws -> [CodeState] {
+        let accounts = try core.accounts()
+        let codes = try core.codes(nowMs: nowMs)
+        var byAccount: [String: CodeRecord] = [:]
+        for code in codes {
+            byAccount[code.accountId] = code
+        }
+        return accounts.map { account in
+            CodeState(account: account, code: byAccount[account.id], nowMs: nowMs)
+        }
+    }
+
+    // MARK: - Trusted time
+
+    /// The trusted time now (ms since the Unix epoch): the device clock
+    /// corrected by the clock estimate when correction is on and the
+    /// estimate is trusted. Countdowns must use this same instant.
+    ///
+    /// This reads memory only, so it is synchronous.
+    public func trustedNowMs() -> UInt64 {
+        core.trustedNowMs()
+    }
+
+    /// The clock's status, for the clock banner.
+    public func clockStatus() async -> ClockInfo {
+        await query { core in core.clockStatus() }
+    }
+
+    /// Asks the time sources now, keeps and saves a good estimate, and
+    /// returns the new status.
+    ///
+    /// - Throws: ``TesseraClientError/time(reason:)`` when no estimate could
+    ///   be made (offline, or the sources disagree); the previous estimate
+    ///   is kept.
+    public func syncClock() async throws -> ClockInfo {
+        do {
+            return try await core.syncClock()
+        } catch {
+            throw TesseraClientError(error)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import TesseraFFI
+
+/// Everything that can go wrong in ``TesseraClient``, grouped by what the app
+/// should do about it.
+///
+/// Each case mirrors one case of the generated `TesseraError` (whose Swift
+/// names keep Rust's capitals, `TesseraError.InvalidUri`), in Swift's naming,
+/// with a user-facing ``errorDescription``. Reasons are short, say what to do,
+/// and never contain a secret, a password, a recovery key or a URI.
+public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
+    /// The otpauth URI was refused; `field` names the part at fault
+    /// (`secret`, `digits`, `algorithm`, …).
+    case invalidUri(field: String, reason: String)
+    /// The image has no readable QR code.
+    case invalidImage(reason: String)
+    /// Another argument is unusable (an empty password, a bad position, …).
+    case invalidInput(reason: String)
+    /// No account has that id.
+    case accountNotFound(id: String)
+    /// The same account (issuer, label and secret) is already in the vault.
+    case duplicateAccount(name: String)
+    /// No vault exists yet: create one.
+    case noVault
+    /// A vault already exists: unlock it instead.
+    case vaultExists
+    /// The vault must be unlocked first.
+    case locked
+    /// The password is wrong.
+    case wrongPassword
+    /// The recovery key is wrong.
+    case wrongRecoveryKey
+    /// The keystore cannot open the vault (unavailable, or it lost the key):
+    /// unlock with the password or the recovery key.
+    case keystoreUnavailable(reason: String)
+    /// The app's `SecureStorage` failed.
+    case storage(reason: String)
+    /// The vault file is damaged or from a newer version of Tessera.
+    case vaultDamaged(reason: String)
+    /// No time source could be reached or believed.
+    case time(reason: String)
+    /// Anything else (file system, crypto, or the bindings themselves).
+    case internalError(reason: String)
+
+    /// Maps any error thrown by the generated bindings.
+    ///
+    /// - Parameter error: a `TesseraError`, a `TesseraClientError` (kept as
+    ///   it is), or anything else (a failure inside the bindings, reported
+    ///   as ``internalError(reason:)``).
+    public init(_ error: any Error) {
+        if let mapped = error as? TesseraClientError {
+            self = mapped
+            return
+        }
+        guard let error = error as? TesseraError else {
+            self = .internalError(reason: String(describing: error))
+            return
+        }
+        switch error {
+        case let .InvalidUri(field, reason):
+            self = .invalidUri(field: field, reason: reason)
+        case let .InvalidImage(reason):
+            self = .invalidImage(reason: reason)
+        case let .InvalidInput(reason):
+            self = .invalidInput(reason: reason)
+        case let .AccountNotFound(id):
+            self = .accountNotFound(id: id)
+        case let .DuplicateAccount(name):
+            self = .duplicateAccount(name: name)
+        case .NoVault:
+            self = .noVault
+        case .VaultExists:
+            self = .vaultExists
+        case .Locked:
+            self = .locked
+        case .WrongPassword:
+            self = .wrongPassword
+        case .WrongRecoveryKey:
+            self = .wrongRecoveryKey
+        case let .KeystoreUnavailable(reason):
+            self = .keystoreUnavailable(reason: reason)
+        case let .Storage(reason):
+            self = .storage(reason: reason)
+        case let .VaultDamaged(reason):
+            self = .vaultDamaged(reason: reason)
+        case let .Time(reason):
+            self = .time(reason: reason)
+        case let .Internal(reason):
+            self = .internalError(reason: reason)
+        }
+    }
+
+    /// True when the user can still get in by typing the password or the
+    /// recovery key: the keystore route failed, not the vault.
+    public var needsManualUnlock: Bool {
+        switch self {
+        case .keystoreUnavailable, .storage:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// A sentence for the user (the same wording as the Rust library's).
+    public var errorDescription: String? {
+        switch self {
+        case let .invalidUri(_, reason):
+            return "invalid otpauth URI: \(reason)"
+        case let .invalidImage(reason),
+            let .invalidInput(reason),
+            let .keystoreUnavailable(reason),
+            let .vaultDamaged(reason),
+            let .time(reason),
+            let .internalError(reason):
+            return reason
+        case let .accountNotFound(id):
+            return "no account with id \(id)"
+        case let .duplicateAccount(name):
+            return "\(name) is already in the vault"
+        case .noVault:
+            return "no vault exists yet"
+        case .vaultExists:
+            return "a vault already exists"
+        case .locked:
+            return "the vault is locked"
+        case .wrongPassword:
+            return "wrong password"
+        case .wrongRecoveryKey:
+            return "wrong recovery key"
+        case let .storage(reason):
+            return "secure storage failed: \(reason)"
+        }
+    }
+
+    /// What the user can do next, when there is something to say.
+    public var recoverySuggestion: String? {
+        switch self {
+        case .invalidUri, .invalidImage:
+            return "Check the code or link the site gave you, or scan it again."
+        case .keystoreUnavailable, .storage:
+            return "Unlock with your password or recovery key."
+        case .vaultDamaged:
+            return "Update Tessera if the vault came from a newer version; otherwise restore it from a backup."
+        case .time:
+            return "Check the network connection; codes use the device clock until then."
+        case .wrongPassword, .wrongRecoveryKey:
+            return "Try again, paying attention to capital letters."
+        case .invalidInput, .accountNotFound, .duplicateAccount, .noVault, .vaultExists, .locked,
+            .internalError:
+            return nil
+        }
+    }
+}
