@@ -138,6 +138,7 @@ impl From<&ClockStatus> for ClockInfo {
             ClockStatus::InSync {
                 offset_micros,
                 uncertainty_micros,
+                ..
             } => (
                 ClockState::InSync,
                 Some(*offset_micros),

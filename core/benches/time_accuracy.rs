@@ -3,20 +3,22 @@
 //! In-process fake servers on 127.0.0.1 simulate a clock error: SNTP
 //! responders (one thread each) and minimal HTTP servers whose `Date`
 //! header is skewed (tokio tasks on a runtime of their own, in another
-//! thread), so the client's timestamps are not delayed by serving them. Every round sets a simulated offset
-//! (cycling through +90 s, −37.25 s and +0.4 s), runs
-//! [`tessera_core::clock::sync`] over a set of sources and records the
-//! error of the estimate against the simulated offset, whether the
-//! estimate's stated uncertainty covers it, and how long the round took.
-//! Rounds are spaced 137 ms apart so `Date` samples fall at every phase of
-//! the second (its whole-second resolution is the dominant error).
+//! thread, so serving them does not delay the client's timestamps). Every
+//! round sets a simulated offset (cycling through +90 s, −37.25 s and
+//! +0.4 s), runs [`tessera_core::clock::sync`] over a set of sources and
+//! records the error of the estimate against the simulated offset, whether
+//! the estimate's stated uncertainty covers it, how long the round took,
+//! and the SNTP samples' measured round trip. Rounds are spaced 137 ms
+//! apart so `Date` samples fall at every phase of the second (its
+//! whole-second resolution is the dominant error).
 //!
 //! Source sets: SNTP only (3 servers); `Date` only (1 and 3 servers);
-//! SNTP + `Date`; 3 sources with one dead (it never answers) and a 1 s
-//! timeout, which measures the time to an estimate when a source is down.
+//! SNTP + `Date`; 3 sources with one, then two, dead (they never answer)
+//! and a 1 s timeout, which measures the time to an estimate when sources
+//! are down (asked one after another, two dead sources would take 2 s).
 //!
 //! Run with `cargo bench -p tessera-core --bench time_accuracy` (a plain
-//! `main`, no criterion; about 90 s, most of it the dead-source rounds).
+//! `main`, no criterion; about 140 s, most of it the dead-source rounds).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tessera_core::clock::{self, SourceSpec, TimeSource};
+use tessera_core::clock::{self, SourceKind, SourceSpec, TimeSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Rounds per source set.
@@ -210,6 +212,7 @@ struct Row {
     covered: usize,
     uncertainties_micros: Vec<u64>,
     times: Vec<Duration>,
+    ntp_round_trips_micros: Vec<u64>,
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -225,6 +228,7 @@ async fn measure(name: &'static str, sources: &[Arc<dyn TimeSource>], offset: &A
         covered: 0,
         uncertainties_micros: Vec::new(),
         times: Vec::new(),
+        ntp_round_trips_micros: Vec::new(),
     };
     for round in 0..ROUNDS {
         let simulated = OFFSETS_MICROS[round % OFFSETS_MICROS.len()];
@@ -233,6 +237,13 @@ async fn measure(name: &'static str, sources: &[Arc<dyn TimeSource>], offset: &A
         let started = Instant::now();
         let report = clock::sync(sources, TIMEOUT).await;
         row.times.push(started.elapsed());
+        row.ntp_round_trips_micros.extend(
+            report
+                .samples
+                .iter()
+                .filter(|s| s.kind == SourceKind::Ntp)
+                .map(|s| s.round_trip_micros),
+        );
         if let Ok(estimate) = report.estimate {
             let error = (estimate.offset_micros - simulated).unsigned_abs();
             row.estimates += 1;
@@ -248,9 +259,9 @@ async fn measure(name: &'static str, sources: &[Arc<dyn TimeSource>], offset: &A
 
 fn print_table(rows: &[Row]) {
     println!(
-        "| sources | rounds with an estimate | mean abs error | max abs error | error within stated ± | mean stated ± | mean time to estimate | max time to estimate |"
+        "| sources | rounds with an estimate | mean abs error | max abs error | error within stated ± | mean stated ± | mean time to estimate | max time to estimate | mean SNTP round trip |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let ms = |micros: f64| micros / 1000.0;
         let mean_error = ms(mean(row.errors_micros.iter().map(|e| *e as f64)));
@@ -262,8 +273,14 @@ fn print_table(rows: &[Row]) {
             .iter()
             .map(|t| t.as_secs_f64() * 1000.0)
             .fold(0.0, f64::max);
+        let round_trip = if row.ntp_round_trips_micros.is_empty() {
+            "–".to_string()
+        } else {
+            let mean_rtt = ms(mean(row.ntp_round_trips_micros.iter().map(|r| *r as f64)));
+            format!("{mean_rtt:.3} ms")
+        };
         println!(
-            "| {} | {}/{ROUNDS} | {mean_error:.3} ms | {max_error:.3} ms | {}/{} | {mean_uncertainty:.3} ms | {mean_time:.1} ms | {max_time:.1} ms |",
+            "| {} | {}/{ROUNDS} | {mean_error:.3} ms | {max_error:.3} ms | {}/{} | {mean_uncertainty:.3} ms | {mean_time:.1} ms | {max_time:.1} ms | {round_trip} |",
             row.name, row.estimates, row.covered, row.estimates
         );
     }
@@ -283,6 +300,8 @@ fn main() {
         // never read, so asking it costs the whole timeout.
         let dead_socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let dead = format!("ntp://{}", dead_socket.local_addr().unwrap());
+        let dead_socket2 = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dead2 = format!("ntp://{}", dead_socket2.local_addr().unwrap());
 
         let sets: Vec<(&'static str, Vec<Arc<dyn TimeSource>>)> = vec![
             (
@@ -302,6 +321,10 @@ fn main() {
                 "SNTP ×2 + 1 dead, timeout 1 s",
                 vec![source(&ntp[0].url), source(&dead), source(&ntp[1].url)],
             ),
+            (
+                "SNTP ×1 + 2 dead, timeout 1 s",
+                vec![source(&dead), source(&ntp[0].url), source(&dead2)],
+            ),
         ];
         println!(
             "time_accuracy: {ROUNDS} rounds per row, simulated offsets cycling through +90 s, -37.25 s, +0.4 s; loopback fake servers; timeout {} ms",
@@ -314,6 +337,6 @@ fn main() {
             rows.push(row);
         }
         print_table(&rows);
-        drop(dead_socket);
+        drop((dead_socket, dead_socket2));
     });
 }

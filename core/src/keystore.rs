@@ -98,9 +98,11 @@ impl KeyStore for MemoryKeyStore {
 /// The platform keystore through a `keyring-core` store: Secret Service on
 /// Linux and the BSDs, Keychain on macOS, the data-protection Keychain on
 /// iOS, Credential Manager on Windows, Keystore-encrypted preferences on
-/// Android.
+/// Android. Built with the `platform-keystore` feature; without it,
+/// [`PlatformKeyStore::connect`] always reports the keystore unavailable.
 pub struct PlatformKeyStore {
-    store: Arc<keyring_core::CredentialStore>,
+    #[cfg(feature = "platform-keystore")]
+    store: std::sync::Arc<keyring_core::CredentialStore>,
     name: &'static str,
 }
 
@@ -110,128 +112,174 @@ impl fmt::Debug for PlatformKeyStore {
     }
 }
 
+#[cfg(not(feature = "platform-keystore"))]
 impl PlatformKeyStore {
-    /// Connects to this platform's keystore. Fails with
-    /// [`KeyStoreError::Unavailable`] where none is reachable (a headless box
-    /// without a Secret Service, for example).
+    /// Always unavailable: this build has no platform keystore support.
     pub fn connect() -> Result<Self, KeyStoreError> {
-        let (store, name) = platform_store()?;
-        let keystore = Self { store, name };
-        keystore.probe()?;
-        Ok(keystore)
-    }
-
-    /// Reads a missing item so a store that connects lazily (D-Bus
-    /// activation, a locked collection) reports trouble now, not mid-write.
-    fn probe(&self) -> Result<(), KeyStoreError> {
-        self.get("tessera-probe").map(|_| ())
-    }
-
-    fn entry(&self, item: &str) -> Result<keyring_core::Entry, KeyStoreError> {
-        self.store.build(SERVICE, item, None).map_err(map_error)
+        Err(KeyStoreError::Unavailable(
+            "this build has no platform keystore support (feature `platform-keystore`)".into(),
+        ))
     }
 }
 
+#[cfg(not(feature = "platform-keystore"))]
 impl KeyStore for PlatformKeyStore {
     fn name(&self) -> String {
         self.name.to_string()
     }
 
-    fn get(&self, item: &str) -> Result<Option<Zeroizing<String>>, KeyStoreError> {
-        match self.entry(item)?.get_password() {
-            Ok(value) => Ok(Some(Zeroizing::new(value))),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(error) => Err(map_error(error)),
+    fn get(&self, _item: &str) -> Result<Option<Zeroizing<String>>, KeyStoreError> {
+        Err(KeyStoreError::Unavailable("no platform keystore".into()))
+    }
+
+    fn set(&self, _item: &str, _value: &str) -> Result<(), KeyStoreError> {
+        Err(KeyStoreError::Unavailable("no platform keystore".into()))
+    }
+
+    fn delete(&self, _item: &str) -> Result<(), KeyStoreError> {
+        Err(KeyStoreError::Unavailable("no platform keystore".into()))
+    }
+}
+
+#[cfg(feature = "platform-keystore")]
+mod platform {
+    //! The keyring-core stores, one per operating system.
+
+    use std::sync::Arc;
+
+    use zeroize::Zeroizing;
+
+    use super::{KeyStore, KeyStoreError, PlatformKeyStore, SERVICE};
+
+    impl PlatformKeyStore {
+        /// Connects to this platform's keystore. Fails with
+        /// [`KeyStoreError::Unavailable`] where none is reachable (a headless box
+        /// without a Secret Service, for example).
+        pub fn connect() -> Result<Self, KeyStoreError> {
+            let (store, name) = platform_store()?;
+            let keystore = Self { store, name };
+            keystore.probe()?;
+            Ok(keystore)
+        }
+
+        /// Reads a missing item so a store that connects lazily (D-Bus
+        /// activation, a locked collection) reports trouble now, not mid-write.
+        fn probe(&self) -> Result<(), KeyStoreError> {
+            self.get("tessera-probe").map(|_| ())
+        }
+
+        fn entry(&self, item: &str) -> Result<keyring_core::Entry, KeyStoreError> {
+            self.store.build(SERVICE, item, None).map_err(map_error)
         }
     }
 
-    fn set(&self, item: &str, value: &str) -> Result<(), KeyStoreError> {
-        self.entry(item)?.set_password(value).map_err(map_error)
-    }
+    impl KeyStore for PlatformKeyStore {
+        fn name(&self) -> String {
+            self.name.to_string()
+        }
 
-    fn delete(&self, item: &str) -> Result<(), KeyStoreError> {
-        match self.entry(item)?.delete_credential() {
-            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(error) => Err(map_error(error)),
+        fn get(&self, item: &str) -> Result<Option<Zeroizing<String>>, KeyStoreError> {
+            match self.entry(item)?.get_password() {
+                Ok(value) => Ok(Some(Zeroizing::new(value))),
+                Err(keyring_core::Error::NoEntry) => Ok(None),
+                Err(error) => Err(map_error(error)),
+            }
+        }
+
+        fn set(&self, item: &str, value: &str) -> Result<(), KeyStoreError> {
+            self.entry(item)?.set_password(value).map_err(map_error)
+        }
+
+        fn delete(&self, item: &str) -> Result<(), KeyStoreError> {
+            match self.entry(item)?.delete_credential() {
+                Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+                Err(error) => Err(map_error(error)),
+            }
         }
     }
-}
 
-/// Keeps the platform's reason but never a stored value: `BadEncoding` and
-/// `BadDataFormat` carry the item's bytes, so they are reduced to a label.
-fn map_error(error: keyring_core::Error) -> KeyStoreError {
-    use keyring_core::Error as E;
-    match error {
-        E::NoStorageAccess(inner) => KeyStoreError::Unavailable(inner.to_string()),
-        E::NoDefaultStore => KeyStoreError::Unavailable("no keystore configured".into()),
-        E::NotSupportedByStore(what) => KeyStoreError::Unavailable(what),
-        E::PlatformFailure(inner) => KeyStoreError::Failed(inner.to_string()),
-        E::BadEncoding(_) => KeyStoreError::Failed("the stored item is not text".into()),
-        E::BadDataFormat(_, _) => KeyStoreError::Failed("the stored item is malformed".into()),
-        E::NoEntry => KeyStoreError::Failed("the item is missing".into()),
-        other => KeyStoreError::Failed(short_reason(&other)),
+    /// Keeps the platform's reason but never a stored value: `BadEncoding` and
+    /// `BadDataFormat` carry the item's bytes, so they are reduced to a label.
+    fn map_error(error: keyring_core::Error) -> KeyStoreError {
+        use keyring_core::Error as E;
+        match error {
+            E::NoStorageAccess(inner) => KeyStoreError::Unavailable(inner.to_string()),
+            E::NoDefaultStore => KeyStoreError::Unavailable("no keystore configured".into()),
+            E::NotSupportedByStore(what) => KeyStoreError::Unavailable(what),
+            E::PlatformFailure(inner) => KeyStoreError::Failed(inner.to_string()),
+            E::BadEncoding(_) => KeyStoreError::Failed("the stored item is not text".into()),
+            E::BadDataFormat(_, _) => KeyStoreError::Failed("the stored item is malformed".into()),
+            E::NoEntry => KeyStoreError::Failed("the item is missing".into()),
+            other => KeyStoreError::Failed(short_reason(&other)),
+        }
     }
-}
 
-fn short_reason(error: &keyring_core::Error) -> String {
-    let text = error.to_string();
-    text.chars().take(200).collect()
-}
+    fn short_reason(error: &keyring_core::Error) -> String {
+        let text = error.to_string();
+        text.chars().take(200).collect()
+    }
 
-#[cfg(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd"
-))]
-fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError> {
-    let store = zbus_secret_service_keyring_store::Store::new().map_err(unavailable)?;
-    Ok((store, "Secret Service"))
-}
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    ))]
+    fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError>
+    {
+        let store = zbus_secret_service_keyring_store::Store::new().map_err(unavailable)?;
+        Ok((store, "Secret Service"))
+    }
 
-#[cfg(target_os = "macos")]
-fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError> {
-    let store = apple_native_keyring_store::keychain::Store::new().map_err(unavailable)?;
-    Ok((store, "macOS Keychain"))
-}
+    #[cfg(target_os = "macos")]
+    fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError>
+    {
+        let store = apple_native_keyring_store::keychain::Store::new().map_err(unavailable)?;
+        Ok((store, "macOS Keychain"))
+    }
 
-#[cfg(target_os = "ios")]
-fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError> {
-    let store = apple_native_keyring_store::protected::Store::new().map_err(unavailable)?;
-    Ok((store, "iOS Keychain"))
-}
+    #[cfg(target_os = "ios")]
+    fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError>
+    {
+        let store = apple_native_keyring_store::protected::Store::new().map_err(unavailable)?;
+        Ok((store, "iOS Keychain"))
+    }
 
-#[cfg(target_os = "windows")]
-fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError> {
-    let store = windows_native_keyring_store::Store::new().map_err(unavailable)?;
-    Ok((store, "Windows Credential Manager"))
-}
+    #[cfg(target_os = "windows")]
+    fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError>
+    {
+        let store = windows_native_keyring_store::Store::new().map_err(unavailable)?;
+        Ok((store, "Windows Credential Manager"))
+    }
 
-#[cfg(target_os = "android")]
-fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError> {
-    let store = android_native_keyring_store::Store::new().map_err(unavailable)?;
-    Ok((store, "Android Keystore"))
-}
+    #[cfg(target_os = "android")]
+    fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError>
+    {
+        let store = android_native_keyring_store::Store::new().map_err(unavailable)?;
+        Ok((store, "Android Keystore"))
+    }
 
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "windows",
-    target_os = "android"
-)))]
-fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError> {
-    Err(KeyStoreError::Unavailable(
-        "this platform has no supported keystore".into(),
-    ))
-}
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "windows",
+        target_os = "android"
+    )))]
+    fn platform_store() -> Result<(Arc<keyring_core::CredentialStore>, &'static str), KeyStoreError>
+    {
+        Err(KeyStoreError::Unavailable(
+            "this platform has no supported keystore".into(),
+        ))
+    }
 
-#[allow(dead_code)] // unused on platforms without a keyring-core store
-fn unavailable(error: keyring_core::Error) -> KeyStoreError {
-    KeyStoreError::Unavailable(short_reason(&error))
+    #[allow(dead_code)] // unused on platforms without a keyring-core store
+    fn unavailable(error: keyring_core::Error) -> KeyStoreError {
+        KeyStoreError::Unavailable(short_reason(&error))
+    }
 }
 
 #[cfg(test)]

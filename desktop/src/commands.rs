@@ -382,14 +382,19 @@ fn watch(
     let terminal = std::io::stdout().is_terminal();
     let mut shown = 0u32;
     keeper.refresh_if_needed();
+    let mut last_check = std::time::Instant::now();
     loop {
-        // A wall-clock change while watching shows up here; re-check then.
-        if keeper.estimate().is_some_and(|e| {
-            e.assess(&tessera_core::clock::ClockReading::now())
-                .wall_clock_change_micros
-                .is_some()
-        }) {
+        // A wall-clock change while watching shows up here; re-check then,
+        // but at most once a minute when the sources keep failing.
+        if last_check.elapsed() >= Duration::from_secs(60)
+            && keeper.estimate().is_some_and(|e| {
+                e.assess(&tessera_core::clock::ClockReading::now())
+                    .wall_clock_change_micros
+                    .is_some()
+            })
+        {
             keeper.refresh_if_needed();
+            last_check = std::time::Instant::now();
         }
         let (now, status) = keeper.now();
         let mut out = std::io::stdout().lock();

@@ -33,6 +33,8 @@ pub const MAX_AGE_ANCHORED_SECS: u64 = 3 * 24 * 3600;
 pub const MAX_AGE_UNANCHORED_SECS: u64 = 24 * 3600;
 /// After six hours an estimate is still used but should be re-checked.
 pub const REFRESH_AFTER_SECS: u64 = 6 * 3600;
+/// Without the anchor a wall-clock change cannot be seen, so re-check hourly.
+pub const REFRESH_UNANCHORED_SECS: u64 = 3600;
 /// A wall-clock change larger than this since the estimate is reported.
 pub const JUMP_THRESHOLD_MICROS: i64 = 2_000_000;
 /// Codes cannot be trusted once the uncertainty passes ten seconds.
@@ -200,6 +202,9 @@ impl ClockEstimate {
     /// on the boot clock, grows the uncertainty with age, expires it.
     pub fn assess(&self, now: &ClockReading) -> Assessment {
         let wall_elapsed = now.system_micros - self.at.system_micros;
+        // Made in another boot: the anchor no longer applies, check again once.
+        let other_boot =
+            matches!((&now.boot, &self.at.boot), (Some(a), Some(b)) if a.boot_id != b.boot_id);
         let (age_micros, change, anchored) = match now.boot_elapsed_since(&self.at) {
             Some(real) => {
                 let change = wall_elapsed - real;
@@ -244,8 +249,13 @@ impl ClockEstimate {
             wall_clock_change_micros: change,
             needs_recheck: untrusted.is_some()
                 || change.is_some()
-                || !anchored
-                || age_secs > REFRESH_AFTER_SECS,
+                || other_boot
+                || age_secs
+                    > if anchored {
+                        REFRESH_AFTER_SECS
+                    } else {
+                        REFRESH_UNANCHORED_SECS
+                    },
             untrusted,
         }
     }
@@ -269,6 +279,8 @@ pub enum ClockStatus {
         offset_micros: i64,
         /// Uncertainty in microseconds.
         uncertainty_micros: u64,
+        /// Whether codes add the (small) offset: false with correction off.
+        applied: bool,
     },
     /// Off by more than a second; codes use the corrected time.
     Corrected {
@@ -310,6 +322,7 @@ impl ClockStatus {
             Self::InSync {
                 offset_micros,
                 uncertainty_micros,
+                applied: correction,
             }
         } else if correction {
             Self::Corrected {
@@ -327,10 +340,15 @@ impl ClockStatus {
     /// The offset to add to the system clock for codes (0 unless corrected).
     pub fn applied_offset_micros(&self) -> i64 {
         match self {
-            Self::InSync { offset_micros, .. } | Self::Corrected { offset_micros, .. } => {
-                *offset_micros
+            Self::InSync {
+                offset_micros,
+                applied: true,
+                ..
             }
-            Self::Uncorrected { .. } | Self::Unknown { .. } => 0,
+            | Self::Corrected { offset_micros, .. } => *offset_micros,
+            Self::InSync { applied: false, .. }
+            | Self::Uncorrected { .. }
+            | Self::Unknown { .. } => 0,
         }
     }
 
@@ -372,6 +390,7 @@ impl fmt::Display for ClockStatus {
             Self::InSync {
                 offset_micros,
                 uncertainty_micros,
+                ..
             } => write!(
                 f,
                 "in sync (off by {:.3} s ± {:.3} s)",
@@ -552,10 +571,18 @@ mod tests {
             .state(),
             "unknown"
         );
-        // Another boot: no anchor, shorter life, re-check wanted.
-        let rebooted = estimate.assess(&reading(1100, None));
+        // Another boot: the anchor no longer applies; shorter life, re-check once.
+        let mut after_reboot = reading(1100, Some(5));
+        if let Some(boot) = after_reboot.boot.as_mut() {
+            boot.boot_id = "another boot".into();
+        }
+        let rebooted = estimate.assess(&after_reboot);
         assert!(rebooted.needs_recheck);
         assert!(rebooted.untrusted.is_none());
+        // A platform without a boot clock re-checks hourly, not on every call.
+        let unanchored = combine(&[sample("ntp", Ntp, 90_000, 1)], &reading(1000, None)).unwrap();
+        assert!(!unanchored.assess(&reading(1100, None)).needs_recheck);
+        assert!(unanchored.assess(&reading(1000 + 3700, None)).needs_recheck);
     }
 
     #[test]
@@ -570,6 +597,14 @@ mod tests {
         assert_eq!(off.state(), "uncorrected");
         assert_eq!(off.code_time(&now).unix_secs(), 1001);
         assert!(off.is_warning());
+        let small = combine(&[sample("ntp", Ntp, 400, 1)], &reading(1000, Some(10))).unwrap();
+        let in_sync_off = ClockStatus::of(Some(&small), &now, false);
+        assert_eq!(in_sync_off.state(), "in-sync");
+        assert_eq!(in_sync_off.applied_offset_micros(), 0);
+        assert_eq!(
+            ClockStatus::of(Some(&small), &now, true).applied_offset_micros(),
+            400_000
+        );
         let unknown = ClockStatus::of(None, &now, true);
         assert_eq!(unknown.state(), "unknown");
         assert_eq!(unknown.code_time(&now).unix_secs(), 1001);
