@@ -6,9 +6,13 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
 use super::TimeError;
@@ -116,17 +120,15 @@ impl SourceSpec {
                 port: port.unwrap_or(NTP_PORT),
             });
         }
-        let url = reqwest::Url::parse(text).map_err(|e| bad(&format!("not a URL ({e})")))?;
-        let host = url.host_str().ok_or_else(|| bad("the URL has no host"))?;
-        match url.scheme() {
-            "https" => Ok(Self::Http {
-                url: url.to_string(),
-                secure: true,
-            }),
-            "http" if is_loopback(host) => Ok(Self::Http {
-                url: url.to_string(),
-                secure: false,
-            }),
+        let uri: hyper::Uri = text.parse().map_err(|e| bad(&format!("not a URL ({e})")))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(bad("not a URL (expected ntp://, https:// or http://)"));
+        };
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let url = format!("{}://{authority}{path}", scheme.to_ascii_lowercase());
+        match scheme.to_ascii_lowercase().as_str() {
+            "https" => Ok(Self::Http { url, secure: true }),
+            "http" if is_loopback(authority.host()) => Ok(Self::Http { url, secure: false }),
             "http" => Err(bad(
                 "plain http:// is allowed for loopback addresses only; use https://",
             )),
@@ -291,14 +293,6 @@ struct HttpDateSource {
     secure: bool,
 }
 
-fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Fails only when a provider is already installed, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 impl TimeSource for HttpDateSource {
     fn describe(&self) -> String {
         self.url.clone()
@@ -306,24 +300,30 @@ impl TimeSource for HttpDateSource {
 
     fn sample(&self, timeout: Duration) -> SampleFuture<'_> {
         Box::pin(async move {
-            install_crypto_provider();
-            let client = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(timeout)
-                .build()
-                .map_err(|e| TimeError::Network(format!("cannot set up HTTPS: {e}")))?;
+            let timeout_error =
+                || TimeError::Timeout(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+            let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                .try_with_platform_verifier()
+                .map_err(|e| TimeError::Network(format!("cannot set up TLS: {e}")))?
+                .https_or_http()
+                .enable_http1()
+                .build();
+            // The legacy client follows no redirects: the first reply's Date is used.
+            let client: Client<_, Empty<Bytes>> =
+                Client::builder(TokioExecutor::new()).build(connector);
+            let request = hyper::Request::head(self.url.as_str())
+                .header(hyper::header::USER_AGENT, "tessera-time")
+                .body(Empty::new())
+                .map_err(|e| TimeError::Network(format!("bad request: {e}")))?;
             let before = ClockReading::now().system_micros;
-            let response = client.head(&self.url).send().await.map_err(|e| {
-                if e.is_timeout() {
-                    TimeError::Timeout(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX))
-                } else {
-                    TimeError::Network(error_chain(&e))
-                }
-            })?;
+            let response = tokio::time::timeout(timeout, client.request(request))
+                .await
+                .map_err(|_| timeout_error())?
+                .map_err(|e| TimeError::Network(error_chain(&e)))?;
             let after = ClockReading::now().system_micros;
             let header = response
                 .headers()
-                .get(reqwest::header::DATE)
+                .get(hyper::header::DATE)
                 .ok_or_else(|| TimeError::BadDate("the reply has no Date header".into()))?;
             let text = header
                 .to_str()
@@ -357,7 +357,7 @@ impl TimeSource for HttpDateSource {
     }
 }
 
-/// The error and its causes on one line (reqwest's top level says little).
+/// The error and its causes on one line (the client's top level says little).
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
