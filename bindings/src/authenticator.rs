@@ -4,9 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tessera_core::clock::{
-    self, ClockEstimate, ClockReading, ClockStatus, SourceSpec, TimeSource, persist,
-};
+use tessera_core::clock::{self, ClockReading, SourceSpec, TrustedClock};
 use tessera_core::vault::{CreateOptions, KdfParams, Unlock, Vault};
 use tessera_core::{Account, KeyStore, OtpKind, OtpauthUri, PlatformKeyStore, Timestamp};
 
@@ -44,13 +42,10 @@ pub struct AuthenticatorConfig {
 #[derive(uniffi::Object)]
 pub struct Authenticator {
     vault_path: PathBuf,
-    clock_path: PathBuf,
     keystore: Option<Arc<dyn KeyStore>>,
     keystore_problem: Option<String>,
-    sources: Vec<SourceSpec>,
-    correction: bool,
+    clock: TrustedClock,
     vault: Mutex<Option<Vault>>,
-    clock: Mutex<Option<ClockEstimate>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,16 +75,6 @@ impl Authenticator {
                     .clone()
                     .unwrap_or_else(|| "no keystore is configured".into()),
             })
-    }
-
-    fn status_now(&self, reading: &ClockReading) -> ClockStatus {
-        let estimate = lock(&self.clock);
-        if self.sources.is_empty() && estimate.is_none() {
-            return ClockStatus::Unknown {
-                reason: "no time sources are configured".into(),
-            };
-        }
-        ClockStatus::of(estimate.as_ref(), reading, self.correction)
     }
 
     fn opened(&self, vault: Vault) {
@@ -128,18 +113,18 @@ impl Authenticator {
                 },
                 (None, false) => (None, Some("no secure storage was given".into())),
             };
-        let clock_path = dir.join("clock.json");
         // A damaged clock file only means "time unknown until the next sync".
-        let estimate = persist::load(&clock_path).ok().flatten();
+        let (clock, _) = TrustedClock::new(
+            sources,
+            config.time_correction,
+            Some(dir.join("clock.json")),
+        );
         Ok(Arc::new(Self {
             vault_path: dir.join("vault.json"),
-            clock_path,
             keystore,
             keystore_problem,
-            sources,
-            correction: config.time_correction,
+            clock,
             vault: Mutex::new(None),
-            clock: Mutex::new(estimate),
         }))
     }
 
@@ -318,7 +303,7 @@ impl Authenticator {
 
     /// The clock's status for the banner.
     pub fn clock_status(&self) -> ClockInfo {
-        ClockInfo::from(&self.status_now(&ClockReading::now()))
+        ClockInfo::from(&self.clock.status(&ClockReading::now()))
     }
 
     /// Adds or replaces the vault password.
@@ -358,32 +343,19 @@ impl Authenticator {
     /// returns the new status. Fails with `Time` when no estimate could be
     /// made (offline, or the sources disagree); the previous one is kept.
     pub async fn sync_clock(&self) -> Result<ClockInfo, TesseraError> {
-        let sources: Vec<Arc<dyn TimeSource>> = self
-            .sources
-            .iter()
-            .cloned()
-            .map(SourceSpec::into_source)
-            .collect();
-        if sources.is_empty() {
+        if self.clock.sources().is_empty() {
             return Err(TesseraError::Time {
                 reason: "no time sources are configured".into(),
             });
         }
-        let report = clock::sync(&sources, SYNC_TIMEOUT).await;
-        let estimate = report.estimate?;
-        let path = self.clock_path.clone();
-        let saved = estimate.clone();
-        // Disk I/O off the async workers.
-        let _ = tokio::task::spawn_blocking(move || persist::save(&path, &saved)).await;
-        *lock(&self.clock) = Some(estimate);
+        self.clock.sync(SYNC_TIMEOUT).await.estimate?;
         Ok(self.clock_status())
     }
 }
 
 impl Authenticator {
     fn trusted_now(&self) -> Timestamp {
-        let reading = ClockReading::now();
-        self.status_now(&reading).code_time(&reading)
+        self.clock.now().0
     }
 }
 

@@ -1,13 +1,12 @@
 //! The instant codes are computed for: the system clock corrected by the
 //! trusted-time estimate (see `tessera_core::clock`).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 use tessera_core::Timestamp;
 use tessera_core::clock::{
-    self, ClockEstimate, ClockReading, ClockStatus, SourceSpec, SyncReport, TimeSource, persist,
+    self, ClockEstimate, ClockReading, ClockStatus, SourceSpec, SyncReport, TrustedClock,
 };
 
 use crate::config::Config;
@@ -18,13 +17,9 @@ pub const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long `code`/`watch` wait when they re-check the time on their own.
 pub const QUICK_SYNC_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// The trusted clock of one CLI run: the saved estimate, the sources and
-/// whether correction is on.
+/// The trusted clock of one CLI run, with a runtime for its network checks.
 pub struct TimeKeeper {
-    state_path: PathBuf,
-    sources: Vec<SourceSpec>,
-    correction: bool,
-    estimate: Option<ClockEstimate>,
+    clock: TrustedClock,
     /// Why the saved estimate could not be read, if it could not.
     pub load_problem: Option<String>,
 }
@@ -45,86 +40,53 @@ impl TimeKeeper {
                 None => clock::default_sources(),
             },
         };
+        let correction = !no_correction && config.time.correction.unwrap_or(true);
         let state_path = vault_path.with_file_name("clock.json");
-        let (estimate, load_problem) = match persist::load(&state_path) {
-            Ok(estimate) => (estimate, None),
-            Err(problem) => (None, Some(problem)),
-        };
+        let (clock, load_problem) = TrustedClock::new(sources, correction, Some(state_path));
         Ok(Self {
-            state_path,
-            sources,
-            correction: !no_correction && config.time.correction.unwrap_or(true),
-            estimate,
+            clock,
             load_problem,
         })
     }
 
     /// Whether codes are corrected.
     pub fn correction(&self) -> bool {
-        self.correction
+        self.clock.correction()
     }
 
     /// The configured sources.
     pub fn sources(&self) -> &[SourceSpec] {
-        &self.sources
+        self.clock.sources()
     }
 
-    /// The saved estimate, if any.
-    pub fn estimate(&self) -> Option<&ClockEstimate> {
-        self.estimate.as_ref()
+    /// The current estimate, if any.
+    pub fn estimate(&self) -> Option<ClockEstimate> {
+        self.clock.estimate()
     }
 
     /// The status now.
     pub fn status(&self, reading: &ClockReading) -> ClockStatus {
-        if self.sources.is_empty() && self.estimate.is_none() {
-            return ClockStatus::Unknown {
-                reason: "no time sources are configured".into(),
-            };
-        }
-        ClockStatus::of(self.estimate.as_ref(), reading, self.correction)
+        self.clock.status(reading)
     }
 
     /// The instant for codes, and the status it was computed under.
     pub fn now(&self) -> (Timestamp, ClockStatus) {
-        let reading = ClockReading::now();
-        let status = self.status(&reading);
-        (status.code_time(&reading), status)
+        self.clock.now()
     }
 
     /// Asks every source now and keeps a good estimate (saving it).
     pub fn sync(&mut self, timeout: Duration) -> Result<SyncReport, CliError> {
-        let sources: Vec<Arc<dyn TimeSource>> = self
-            .sources
-            .iter()
-            .cloned()
-            .map(SourceSpec::into_source)
-            .collect();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| CliError::failure(format!("cannot start the network runtime: {e}")))?;
-        let report = runtime.block_on(clock::sync(&sources, timeout));
-        if let Ok(estimate) = &report.estimate {
-            if let Err(problem) = persist::save(&self.state_path, estimate) {
-                eprintln!("note: the time estimate could not be saved: {problem}");
-            }
-            self.estimate = Some(estimate.clone());
-        }
-        Ok(report)
+        Ok(runtime.block_on(self.clock.sync(timeout)))
     }
 
-    /// Re-checks the time when the estimate is missing, untrusted or due
-    /// (and correction is on and there are sources). Failures only leave the
-    /// status as it is; they are reported through it.
+    /// Re-checks the time when it is due (see [`TrustedClock::needs_refresh`]).
+    /// Failures only leave the status as it is; they are reported through it.
     pub fn refresh_if_needed(&mut self) {
-        if !self.correction || self.sources.is_empty() {
-            return;
-        }
-        let due = match &self.estimate {
-            None => true,
-            Some(estimate) => estimate.assess(&ClockReading::now()).needs_recheck,
-        };
-        if due {
+        if self.clock.needs_refresh() {
             let _ = self.sync(QUICK_SYNC_TIMEOUT);
         }
     }

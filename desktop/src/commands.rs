@@ -648,7 +648,7 @@ fn time_command(global: &Global, args: TimeArgs) -> Result<(), CliError> {
         .iter()
         .map(|s| SampleJson::new(s, Some("not combined: no estimate")))
         .collect();
-    if let (Some(estimate), None) = (keeper.estimate(), &sync_error) {
+    if let (Some(estimate), None) = (keeper.estimate().as_ref(), &sync_error) {
         samples.extend(estimate.samples.iter().map(|s| SampleJson::new(s, None)));
         samples.extend(
             estimate

@@ -8,7 +8,9 @@
 //!   outweigh unauthenticated ones) into a [`ClockEstimate`], anchored to the
 //!   boot-time clock so a later change of the wall clock is detected, aged so
 //!   it expires, and serialisable so start-up is instant.
-//! - [`sync`] asks every source at once with one deadline.
+//! - [`sync`] asks every source at once with one deadline; [`TrustedClock`]
+//!   keeps the sources, the current estimate and the correction switch for
+//!   an app.
 //!
 //! Nothing here changes the system clock: codes are computed for
 //! `system time + offset` ([`ClockEstimate::assess`]).
@@ -17,6 +19,7 @@ pub mod anchor;
 pub mod estimate;
 pub mod persist;
 pub mod sources;
+pub mod trusted;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +27,7 @@ use std::time::Duration;
 pub use anchor::{BootAnchor, ClockReading};
 pub use estimate::{Assessment, ClockEstimate, ClockStatus, MAX_ABS_OFFSET_MICROS, combine};
 pub use sources::{SourceKind, SourceSpec, TimeSample, TimeSource, default_sources, parse_sources};
+pub use trusted::TrustedClock;
 
 /// Why a source's answer, or the whole estimate, was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
