@@ -1,1 +1,80 @@
-//! End-to-end tests.
+//! End-to-end tests across Tessera's crates (`tests/`), the shared test
+//! vectors (`vectors/`), and the helpers the test files share.
+#![allow(clippy::expect_used)] // test support: a failure here is a test failure
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// `<target dir>/debug/tessera`, built (or found up to date) once per test
+/// process.
+pub fn tessera_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // A test binary lives in <target dir>/debug/deps/.
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test binary lives in <target>/debug/deps");
+        let bin = profile_dir.join(format!("tessera{}", std::env::consts::EXE_SUFFIX));
+        // Always ask Cargo: it rebuilds a stale binary and is a no-op otherwise,
+        // so these tests never run an old `tessera`.
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ is inside the workspace");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "-p", "tessera-desktop", "--bin", "tessera"])
+            .current_dir(workspace)
+            .stdin(Stdio::null());
+        // `cargo test --release` (or another profile) runs from
+        // <target>/<profile>/deps: build the binary with the same profile.
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => {}
+            Some(profile) => {
+                cargo.args(["--profile", profile]);
+            }
+        }
+        // Cargo gives this test process the package's own variables. Build
+        // scripts (ring's) watch some of them with rerun-if-env-changed, so
+        // passing them on would rebuild half the tree here and again on the
+        // next ordinary `cargo build`.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if is_cargo_package_variable(&name) {
+                cargo.env_remove(name.as_ref());
+            }
+        }
+        let output = cargo.output().expect("run cargo build");
+        assert!(
+            output.status.success(),
+            "cargo build -p tessera-desktop --bin tessera failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            bin.exists(),
+            "cargo built tessera, but not at {} (a different target dir?)",
+            bin.display()
+        );
+        bin
+    })
+}
+
+/// The variables Cargo sets for a package's test run (not for Cargo itself).
+fn is_cargo_package_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_BIN_EXE_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
+}

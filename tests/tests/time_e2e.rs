@@ -41,6 +41,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ring::hmac;
 use serde_json::Value;
 use tessera_core::clock::{SourceSpec, TimeError, TimeSample};
+use tessera_tests::tessera_bin;
 
 const PASSWORD: &str = "time-e2e-password";
 /// The demo account's secret, GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ in base32:
@@ -150,43 +151,6 @@ fn tools(scenario: &str) -> Option<&'static Tools> {
 // ---------------------------------------------------------------------------
 // Processes.
 // ---------------------------------------------------------------------------
-
-/// `<target dir>/debug/tessera`, built (or found up to date) once per test
-/// process.
-fn tessera_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // This test binary is <target dir>/debug/deps/time_e2e-<hash>.
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test binary lives in <target>/debug/deps");
-        let bin = profile_dir.join(format!("tessera{}", std::env::consts::EXE_SUFFIX));
-        // Ask Cargo even when the binary exists: it is a no-op when it is
-        // up to date, and these tests must never run a stale `tessera`.
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("tests/ is inside the workspace");
-        let output = Command::new(env!("CARGO"))
-            .args(["build", "-p", "tessera-desktop", "--bin", "tessera"])
-            .current_dir(workspace)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run cargo build");
-        assert!(
-            output.status.success(),
-            "cargo build -p tessera-desktop --bin tessera failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            bin.exists(),
-            "cargo built tessera, but not at {}",
-            bin.display()
-        );
-        bin
-    })
-}
 
 /// The PIDs of a process's direct children (the `faketime` wrapper forks
 /// the program it runs).
