@@ -80,6 +80,18 @@ impl Authenticator {
     fn opened(&self, vault: Vault) {
         *lock(&self.vault) = Some(vault);
     }
+
+    /// Keeps a vault opened by password or recovery key, first trying to
+    /// give the secure storage a working key again. That is best effort: a
+    /// storage that needs user authentication or is broken must not lock
+    /// the user out of a vault they just opened; the next keystore unlock
+    /// reports its failure.
+    fn opened_restoring_keystore(&self, mut vault: Vault) {
+        if let Some(keystore) = self.keystore.as_deref() {
+            let _ = vault.ensure_keystore_slot(keystore);
+        }
+        self.opened(vault);
+    }
 }
 
 #[uniffi::export]
@@ -172,22 +184,16 @@ impl Authenticator {
     /// Unlocks with the password. When the secure storage lost its key, a
     /// fresh keystore slot is made so the next unlock needs no password.
     pub fn unlock_with_password(&self, password: String) -> Result<(), TesseraError> {
-        let mut vault = Vault::open(&self.vault_path, Unlock::Password(&password))?;
-        if let Some(keystore) = self.keystore.as_deref() {
-            vault.ensure_keystore_slot(keystore)?;
-        }
-        self.opened(vault);
+        let vault = Vault::open(&self.vault_path, Unlock::Password(&password))?;
+        self.opened_restoring_keystore(vault);
         Ok(())
     }
 
     /// Unlocks with the recovery key (any case, dashes optional), and
     /// restores the keystore slot like `unlock_with_password`.
     pub fn unlock_with_recovery_key(&self, recovery_key: String) -> Result<(), TesseraError> {
-        let mut vault = Vault::open(&self.vault_path, Unlock::RecoveryKey(&recovery_key))?;
-        if let Some(keystore) = self.keystore.as_deref() {
-            vault.ensure_keystore_slot(keystore)?;
-        }
-        self.opened(vault);
+        let vault = Vault::open(&self.vault_path, Unlock::RecoveryKey(&recovery_key))?;
+        self.opened_restoring_keystore(vault);
         Ok(())
     }
 
@@ -198,39 +204,38 @@ impl Authenticator {
 
     /// Adds an account from an `otpauth://` URI.
     pub fn add_uri(&self, uri: String) -> Result<AddedAccount, TesseraError> {
-        let parsed = OtpauthUri::parse(&uri)?;
-        let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
-        let account = Account::from_uri(parsed.uri, now_secs());
-        let record = AccountRecord::from(&account);
-        self.with_vault(|vault| Ok(vault.add(account)?))?;
-        Ok(AddedAccount {
-            account: record,
-            warnings,
+        let mut added = self.add_uris(vec![uri])?;
+        added.pop().ok_or_else(|| TesseraError::Internal {
+            reason: "no account was added".into(),
         })
+    }
+
+    /// Adds accounts from several `otpauth://` URIs in one write: all or
+    /// nothing (one bad or duplicate URI adds none).
+    pub fn add_uris(&self, uris: Vec<String>) -> Result<Vec<AddedAccount>, TesseraError> {
+        let parsed = uris
+            .iter()
+            .map(|text| OtpauthUri::parse(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut added = Vec::new();
+        let mut accounts = Vec::new();
+        for uri in parsed {
+            let warnings = uri.warnings.iter().map(ToString::to_string).collect();
+            let account = Account::from_uri(uri.uri, now_secs());
+            added.push(AddedAccount {
+                account: AccountRecord::from(&account),
+                warnings,
+            });
+            accounts.push(account);
+        }
+        self.with_vault(|vault| Ok(vault.add_all(accounts)?))?;
+        Ok(added)
     }
 
     /// Adds every account whose QR code is in a PNG or JPEG image. All or
     /// nothing: one bad code adds none.
     pub fn add_from_qr_image(&self, image: Vec<u8>) -> Result<Vec<AddedAccount>, TesseraError> {
-        let texts = tessera_core::qr::decode_image(&image)?;
-        let parsed = texts
-            .iter()
-            .map(|text| OtpauthUri::parse(text))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.with_vault(|vault| {
-            let mut added = Vec::new();
-            for uri in parsed {
-                let warnings = uri.warnings.iter().map(ToString::to_string).collect();
-                let account = Account::from_uri(uri.uri, now_secs());
-                let record = AccountRecord::from(&account);
-                vault.add(account)?;
-                added.push(AddedAccount {
-                    account: record,
-                    warnings,
-                });
-            }
-            Ok(added)
-        })
+        self.add_uris(tessera_core::qr::decode_image(&image)?)
     }
 
     /// Every account, in display order.

@@ -6,7 +6,7 @@
 
 use tessera_core::clock::TimeError;
 use tessera_core::qr::QrError;
-use tessera_core::{UriError, VaultError};
+use tessera_core::{KeyStoreError, UriError, VaultError};
 
 /// Everything that can go wrong, grouped by what the app should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -136,7 +136,10 @@ impl From<VaultError> for TesseraError {
             VaultError::KeystoreKeyMissing | VaultError::NoSuchSlot(_) => {
                 Self::KeystoreUnavailable { reason }
             }
-            VaultError::KeyStore(_) => Self::KeystoreUnavailable { reason },
+            VaultError::KeyStore(KeyStoreError::Failed(reason)) => Self::Storage { reason },
+            VaultError::KeyStore(KeyStoreError::Unavailable(_)) => {
+                Self::KeystoreUnavailable { reason }
+            }
             VaultError::Corrupt(_)
             | VaultError::UnsupportedVersion { .. }
             | VaultError::Replaced => Self::VaultDamaged { reason },

@@ -26,8 +26,13 @@ pub trait SecureStorage: Send + Sync {
 /// Lets the core use the app's storage as its keystore.
 pub struct ForeignKeyStore(pub Arc<dyn SecureStorage>);
 
+/// The app's own failure, kept as text: `From<VaultError>` turns a failed
+/// keystore call back into [`TesseraError::Storage`].
 fn failed(error: TesseraError) -> KeyStoreError {
-    KeyStoreError::Failed(error.to_string())
+    match error {
+        TesseraError::Storage { reason } => KeyStoreError::Failed(reason),
+        other => KeyStoreError::Failed(other.to_string()),
+    }
 }
 
 impl KeyStore for ForeignKeyStore {

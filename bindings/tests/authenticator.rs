@@ -124,6 +124,28 @@ fn account_operations() {
     assert_eq!(accounts[1].issuer, "Renamed");
     assert_eq!(accounts[1].tags, vec!["work".to_string()]);
 
+    // A batch is all or nothing: one bad URI adds none.
+    let before = app.accounts().unwrap().len();
+    assert!(matches!(
+        app.add_uris(vec![
+            "otpauth://totp/New:one?secret=JBSWY3DPEHPK3PXP".into(),
+            "otpauth://totp/New:two?secret=JBSWY3DPEHPK3PX1".into(),
+        ])
+        .unwrap_err(),
+        TesseraError::InvalidUri { .. }
+    ));
+    assert_eq!(app.accounts().unwrap().len(), before);
+    let added = app
+        .add_uris(vec![
+            "otpauth://totp/New:one?secret=JBSWY3DPEHPK3PXP".into(),
+            "otpauth://totp/New:two?secret=KRSXG5CTMVRXEZLU".into(),
+        ])
+        .unwrap();
+    assert_eq!(added.len(), 2);
+    for account in added {
+        app.remove_account(account.account.id).unwrap();
+    }
+
     app.remove_account(b.clone()).unwrap();
     assert_eq!(
         app.remove_account(b.clone()).unwrap_err(),
@@ -202,10 +224,11 @@ fn a_failing_storage_is_reported_not_hidden() {
     let storage = Arc::new(MemoryStorage::default());
     let app = Authenticator::new(config(&dir), Some(storage.clone())).unwrap();
     storage.fail.store(true, Ordering::SeqCst);
-    let error = app.create_vault(None).unwrap_err();
-    assert!(
-        error.to_string().contains("the device is locked"),
-        "{error}"
+    assert_eq!(
+        app.create_vault(None).unwrap_err(),
+        TesseraError::Storage {
+            reason: "the device is locked".into()
+        }
     );
     assert!(
         !app.vault_exists(),

@@ -679,19 +679,29 @@ impl Vault {
     /// Adds an account at the end. Refuses an exact duplicate (same issuer,
     /// label and secret) and invalid OTP parameters.
     pub fn add(&mut self, account: Account) -> Result<(), VaultError> {
-        if let Some(otp) = &account.otp {
-            otp.params.validate()?;
+        self.add_all(vec![account])
+    }
+
+    /// Adds accounts at the end in one write: all or nothing. Refuses any
+    /// duplicate (of the vault or within the batch) and invalid parameters.
+    pub fn add_all(&mut self, accounts: Vec<Account>) -> Result<(), VaultError> {
+        for account in &accounts {
+            if let Some(otp) = &account.otp {
+                otp.params.validate()?;
+            }
         }
         self.transact(move |contents| {
-            if contents.accounts.iter().any(|a| a.same_identity(&account)) {
-                return Err(VaultError::DuplicateAccount(account.display_name()));
+            for account in accounts {
+                if contents.accounts.iter().any(|a| a.same_identity(&account)) {
+                    return Err(VaultError::DuplicateAccount(account.display_name()));
+                }
+                if contents.accounts.iter().any(|a| a.id == account.id) {
+                    return Err(VaultError::InvalidInput(
+                        "the account id is already used".into(),
+                    ));
+                }
+                contents.accounts.push(account);
             }
-            if contents.accounts.iter().any(|a| a.id == account.id) {
-                return Err(VaultError::InvalidInput(
-                    "the account id is already used".into(),
-                ));
-            }
-            contents.accounts.push(account);
             Ok(())
         })
     }

@@ -1,0 +1,99 @@
+package org.tessera
+
+import org.tessera.ffi.InternalException as FfiInternalException
+import org.tessera.ffi.TesseraException as FfiTesseraException
+
+/**
+ * Everything a [TesseraClient] call can fail with, grouped by what the app should do about it.
+ *
+ * The hierarchy is sealed, so a `when` over it is checked for completeness by the compiler.
+ * Reasons are short, never contain a secret, a password, a recovery key or a URI, and may be
+ * shown to the user as they are.
+ */
+sealed class TesseraException(message: String, cause: Throwable? = null) : Exception(message, cause) {
+
+    /** The otpauth URI was refused; [field] names the part at fault (`secret`, `digits`, …). */
+    class InvalidUri(val field: String, val reason: String, cause: Throwable? = null) :
+        TesseraException(reason, cause)
+
+    /** The image has no readable QR code (or is not a PNG or JPEG image). */
+    class InvalidImage(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /** Another argument is unusable (an empty password, a bad position, an HOTP call on a TOTP account…). */
+    class InvalidInput(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /** No account has the [id] asked for. */
+    class AccountNotFound(val id: String, cause: Throwable? = null) :
+        TesseraException("no account with id $id", cause)
+
+    /** The same account (issuer, label and secret) is already in the vault. */
+    class DuplicateAccount(val name: String, cause: Throwable? = null) :
+        TesseraException("$name is already in the vault", cause)
+
+    /** No vault exists yet: call [TesseraClient.createVault]. */
+    class NoVault(cause: Throwable? = null) : TesseraException("no vault exists yet", cause)
+
+    /** A vault already exists: unlock it instead of creating one. */
+    class VaultExists(cause: Throwable? = null) : TesseraException("a vault already exists", cause)
+
+    /** The vault must be unlocked first. */
+    class Locked(cause: Throwable? = null) : TesseraException("the vault is locked", cause)
+
+    /** The password is wrong. */
+    class WrongPassword(cause: Throwable? = null) : TesseraException("wrong password", cause)
+
+    /** The recovery key is wrong. */
+    class WrongRecoveryKey(cause: Throwable? = null) : TesseraException("wrong recovery key", cause)
+
+    /**
+     * The keystore cannot open the vault (none configured, or it lost its key): unlock with the
+     * password or the recovery key, which also restores the keystore slot.
+     */
+    class KeystoreUnavailable(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /**
+     * The app's `SecureStorage` threw. [cause] is the exception the storage threw (for example
+     * Android's `UserNotAuthenticatedException` when the key needs the user to authenticate
+     * first), so the app can react to it.
+     */
+    class Storage(val reason: String, cause: Throwable? = null) :
+        TesseraException("secure storage failed: $reason", cause)
+
+    /** The vault file is damaged or was written by a newer version. */
+    class VaultDamaged(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /** No time source could be reached or believed; the previous clock estimate is kept. */
+    class Time(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /** Anything else (file system, crypto, a bug in the core): [reason] says what happened. */
+    class Internal(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /** The [TesseraClient] was closed; open a new one. */
+    class Closed(cause: Throwable? = null) : TesseraException("the Tessera client is closed", cause)
+}
+
+/**
+ * Maps the generated error to the public hierarchy. The `when` is exhaustive over the generated
+ * sealed class, so a new Rust variant fails this compile instead of slipping through.
+ */
+internal fun FfiTesseraException.toPublic(): TesseraException = when (this) {
+    is FfiTesseraException.InvalidUri -> TesseraException.InvalidUri(field, reason, this)
+    is FfiTesseraException.InvalidImage -> TesseraException.InvalidImage(reason, this)
+    is FfiTesseraException.InvalidInput -> TesseraException.InvalidInput(reason, this)
+    is FfiTesseraException.AccountNotFound -> TesseraException.AccountNotFound(id, this)
+    is FfiTesseraException.DuplicateAccount -> TesseraException.DuplicateAccount(name, this)
+    is FfiTesseraException.NoVault -> TesseraException.NoVault(this)
+    is FfiTesseraException.VaultExists -> TesseraException.VaultExists(this)
+    is FfiTesseraException.Locked -> TesseraException.Locked(this)
+    is FfiTesseraException.WrongPassword -> TesseraException.WrongPassword(this)
+    is FfiTesseraException.WrongRecoveryKey -> TesseraException.WrongRecoveryKey(this)
+    is FfiTesseraException.KeystoreUnavailable -> TesseraException.KeystoreUnavailable(reason, this)
+    is FfiTesseraException.Storage -> TesseraException.Storage(reason, this)
+    is FfiTesseraException.VaultDamaged -> TesseraException.VaultDamaged(reason, this)
+    is FfiTesseraException.Time -> TesseraException.Time(reason, this)
+    is FfiTesseraException.Internal -> TesseraException.Internal(reason, this)
+}
+
+/** A Rust panic reaches Kotlin as the generated `InternalException`. */
+internal fun FfiInternalException.toPublic(): TesseraException =
+    TesseraException.Internal(message ?: "internal error", this)
