@@ -3,7 +3,8 @@
 # (as root, or with sudo): installs missing system packages, then runs
 # rustfmt, clippy (-D warnings) and `cargo test --workspace` inside a private
 # D-Bus session with a headless, unlocked gnome-keyring (the real Secret
-# Service), with the tests that need OS parts made mandatory.
+# Service), with the tests that need OS parts made mandatory; then the Kotlin
+# JVM tests and Android compile check (Maven), and the Swift bindings check.
 #
 #   bash scripts/test.sh              # everything
 #   bash scripts/test.sh --deps-only  # only install what is missing
@@ -81,5 +82,13 @@ fi
 step "cargo test --workspace (private D-Bus session, headless gnome-keyring)"
 TESSERA_REQUIRE_SECRET_SERVICE=1 TESSERA_REQUIRE_TOOLS=1 \
     bash scripts/with-secret-service.sh cargo test --workspace --no-fail-fast
+
+step "Kotlin: bindings, JVM tests on the real library, Android compile check"
+# The codes() timing needs the release library; it is measured apart
+# (docs/benchmarks.md), so CI skips that loop on the debug build.
+TESSERA_SKIP_BENCHMARK=1 bash scripts/kotlin-tests.sh
+
+step "Swift: the generated bindings and the Swift sources match the Rust API"
+bash scripts/check-swift-bindings.sh --no-generate
 
 step "all checks passed in $((SECONDS - start)) s"
