@@ -1,9 +1,10 @@
 //! Accuracy and latency of trusted time, for `docs/benchmarks.md`.
 //!
-//! In-process fake servers on 127.0.0.1 simulate a clock error: SNTP
-//! responders (one thread each) and minimal HTTP servers whose `Date`
-//! header is skewed (tokio tasks on a runtime of their own, in another
-//! thread, so serving them does not delay the client's timestamps). Every
+//! In-process fake servers on 127.0.0.1 (`tessera_tests::fake_time`, shared
+//! with the trusted-time tests) simulate a clock error: SNTP responders (one
+//! thread each) and minimal HTTP servers whose `Date` header is skewed
+//! (tokio tasks on a runtime of their own, in another thread, so serving
+//! them does not delay the client's timestamps). Every
 //! round sets a simulated offset (cycling through +90 s, −37.25 s and
 //! +0.4 s), runs [`tessera_core::clock::sync`] over a set of sources and
 //! records the error of the estimate against the simulated offset, whether
@@ -17,19 +18,18 @@
 //! and a 1 s timeout, which measures the time to an estimate when sources
 //! are down (asked one after another, two dead sources would take 2 s).
 //!
-//! Run with `cargo bench -p tessera-core --bench time_accuracy` (a plain
+//! Run with `cargo bench -p tessera-tests --bench time_accuracy` (a plain
 //! `main`, no criterion; about 140 s, most of it the dead-source rounds).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::UdpSocket;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
-use tessera_core::clock::{self, SourceKind, SourceSpec, TimeSource};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tessera_core::clock::{self, SourceKind, TimeSource};
+use tessera_tests::fake_time::{DateHeader, DateServers, FakeNtp, NtpSpec, time_source};
 
 /// Rounds per source set.
 const ROUNDS: usize = 50;
@@ -39,170 +39,6 @@ const OFFSETS_MICROS: [i64; 3] = [90_000_000, -37_250_000, 400_000];
 const TIMEOUT: Duration = Duration::from_secs(1);
 /// Pause between rounds (not a divisor of a second, to vary the phase).
 const SPACING: Duration = Duration::from_millis(137);
-
-const NTP_UNIX_DELTA: i128 = 2_208_988_800;
-
-fn now_micros() -> i128 {
-    i128::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_micros(),
-    )
-    .unwrap()
-}
-
-fn ntp_timestamp(unix_micros: i128) -> [u8; 8] {
-    let seconds = unix_micros.div_euclid(1_000_000) + NTP_UNIX_DELTA;
-    let fraction = (unix_micros.rem_euclid(1_000_000) << 32) / 1_000_000;
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&(seconds as u32).to_be_bytes());
-    out[4..].copy_from_slice(&(fraction as u32).to_be_bytes());
-    out
-}
-
-/// A healthy stratum-2 SNTP responder whose clock is the system clock plus
-/// the shared offset; stopped on drop.
-struct FakeNtp {
-    url: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl FakeNtp {
-    fn start(offset: Arc<AtomicI64>) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
-        let url = format!("ntp://{}", socket.local_addr().unwrap());
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut request = [0u8; 512];
-            while !stopping.load(Ordering::Relaxed) {
-                let Ok((len, peer)) = socket.recv_from(&mut request) else {
-                    continue;
-                };
-                let received = now_micros();
-                if len < 48 {
-                    continue;
-                }
-                let offset = i128::from(offset.load(Ordering::Relaxed));
-                let mut reply = [0u8; 48];
-                reply[0] = 4 << 3 | 4; // LI 0, version 4, mode 4 (server)
-                reply[1] = 2;
-                reply[3] = (-20i8) as u8;
-                reply[12..16].copy_from_slice(&[127, 0, 0, 1]);
-                reply[16..24].copy_from_slice(&ntp_timestamp(received + offset - 16_000_000));
-                reply[24..32].copy_from_slice(&request[40..48]);
-                reply[32..40].copy_from_slice(&ntp_timestamp(received + offset));
-                reply[40..48].copy_from_slice(&ntp_timestamp(now_micros() + offset));
-                let _ = socket.send_to(&reply, peer);
-            }
-        });
-        Self {
-            url,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for FakeNtp {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// HTTP servers whose `Date` is the system clock plus the shared offset,
-/// served from their own thread and runtime (so serving them does not
-/// delay the client's timestamps, as remote servers would not); stopped on
-/// drop.
-struct FakeHttp {
-    urls: Vec<String>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl FakeHttp {
-    fn start(count: usize, offset: Arc<AtomicI64>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let (urls_tx, urls_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let mut urls = Vec::new();
-                for _ in 0..count {
-                    urls.push(serve_date(Arc::clone(&offset)).await);
-                }
-                urls_tx.send(urls).unwrap();
-                while !stopping.load(Ordering::Relaxed) {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            });
-        });
-        Self {
-            urls: urls_rx.recv().unwrap(),
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for FakeHttp {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// One HTTP server, a task on the current runtime; returns its URL.
-async fn serve_date(offset: Arc<AtomicI64>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let offset = offset.load(Ordering::Relaxed);
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16_384 {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let shift = Duration::from_micros(offset.unsigned_abs());
-                let at = if offset >= 0 {
-                    SystemTime::now() + shift
-                } else {
-                    SystemTime::now() - shift
-                };
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nDate: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    httpdate::fmt_http_date(at)
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    url
-}
-
-fn source(url: &str) -> Arc<dyn TimeSource> {
-    SourceSpec::parse(url).unwrap().into_source()
-}
 
 /// What one source set measured.
 struct Row {
@@ -293,9 +129,17 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let offset = Arc::new(AtomicI64::new(0));
-        let ntp: Vec<FakeNtp> = (0..3).map(|_| FakeNtp::start(Arc::clone(&offset))).collect();
-        let servers = FakeHttp::start(3, Arc::clone(&offset));
-        let http = &servers.urls;
+        // Healthy stratum-2 SNTP responders and HTTP servers, all at the
+        // shared offset.
+        let ntp: Vec<FakeNtp> = (0..3)
+            .map(|_| FakeNtp::start_shared(NtpSpec::offset(0), Arc::clone(&offset)))
+            .collect();
+        let servers = DateServers::start(
+            (0..3)
+                .map(|_| DateHeader::Adjustable(Arc::clone(&offset)))
+                .collect(),
+        );
+        let http = servers.urls();
         // A dead source: the socket exists (no ICMP "unreachable") but is
         // never read, so asking it costs the whole timeout.
         let dead_socket = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -306,24 +150,24 @@ fn main() {
         let sets: Vec<(&'static str, Vec<Arc<dyn TimeSource>>)> = vec![
             (
                 "SNTP only (3 servers)",
-                ntp.iter().map(|n| source(&n.url)).collect(),
+                ntp.iter().map(|n| n.source()).collect(),
             ),
-            ("Date only (1 server)", vec![source(&http[0])]),
+            ("Date only (1 server)", vec![time_source(&http[0])]),
             (
                 "Date only (3 servers)",
-                http.iter().map(|h| source(h)).collect(),
+                http.iter().map(|h| time_source(h)).collect(),
             ),
             (
                 "SNTP + Date (2 + 1)",
-                vec![source(&ntp[0].url), source(&ntp[1].url), source(&http[0])],
+                vec![ntp[0].source(), ntp[1].source(), time_source(&http[0])],
             ),
             (
                 "SNTP ×2 + 1 dead, timeout 1 s",
-                vec![source(&ntp[0].url), source(&dead), source(&ntp[1].url)],
+                vec![ntp[0].source(), time_source(&dead), ntp[1].source()],
             ),
             (
                 "SNTP ×1 + 2 dead, timeout 1 s",
-                vec![source(&dead), source(&ntp[0].url), source(&dead2)],
+                vec![time_source(&dead), ntp[0].source(), time_source(&dead2)],
             ),
         ];
         println!(

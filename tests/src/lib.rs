@@ -2,9 +2,49 @@
 //! vectors (`vectors/`), and the helpers the test files share.
 #![allow(clippy::expect_used)] // test support: a failure here is a test failure
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use serde_json::Value;
+
+pub mod fake_time;
+
+/// One finished `tessera` run: what was run, its exit code and its output.
+/// Its `Display` shows all four, for assertion messages. Each test file
+/// adds its own assertions on it.
+pub struct Out {
+    /// The command, as the assertion messages name it.
+    pub what: String,
+    /// The exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl fmt::Display for Out {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}\nexit: {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.what, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Out {
+    /// Standard output, parsed as JSON.
+    ///
+    /// # Panics
+    ///
+    /// When it is not JSON (the message shows the whole run).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{self}"))
+    }
+}
 
 /// `<target dir>/debug/tessera`, built (or found up to date) once per test
 /// process.

@@ -23,7 +23,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,7 +32,7 @@ use base64::Engine as _;
 use ring::hmac;
 use serde_json::Value;
 use tessera_core::{KeyStore, PlatformKeyStore};
-use tessera_tests::tessera_bin;
+use tessera_tests::{Out, tessera_bin};
 
 const PASSWORD: &str = "cli-test-password";
 
@@ -133,26 +132,17 @@ impl Sandbox {
     }
 }
 
-/// One finished invocation.
-struct Out {
-    what: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl fmt::Display for Out {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}\nexit: {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-            self.what, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Out {
+/// This file's assertions on a finished run.
+trait CliOut {
     /// Asserts the exit code.
+    fn expect(self, code: i32) -> Self;
+    fn stderr_has(&self, needle: &str) -> &Self;
+    fn stdout_has(&self, needle: &str) -> &Self;
+    fn nowhere(&self, needle: &str) -> &Self;
+    fn stdout_lines(&self) -> Vec<&str>;
+}
+
+impl CliOut for Out {
     #[track_caller]
     fn expect(self, code: i32) -> Self {
         assert_eq!(self.code, Some(code), "unexpected exit code:\n{self}");
@@ -197,10 +187,6 @@ impl Out {
             .lines()
             .filter(|l| !l.trim().is_empty())
             .collect()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{self}"))
     }
 }
 

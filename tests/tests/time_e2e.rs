@@ -30,7 +30,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fmt;
 use std::fs::File;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -41,7 +40,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ring::hmac;
 use serde_json::Value;
 use tessera_core::clock::{SourceSpec, TimeError, TimeSample};
-use tessera_tests::tessera_bin;
+use tessera_tests::{Out, tessera_bin};
 
 const PASSWORD: &str = "time-e2e-password";
 /// The demo account's secret, GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ in base32:
@@ -277,36 +276,20 @@ impl Drop for Chrony {
     }
 }
 
-/// One finished `tessera` run.
-struct Out {
-    what: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+/// This file's assertions on a finished run.
+trait E2eOut {
+    fn ok(self) -> Self;
+    /// The code `tessera code QUERY` printed (its first stdout line).
+    fn code_value(&self) -> String;
 }
 
-impl fmt::Display for Out {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}\nexit: {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-            self.what, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Out {
+impl E2eOut for Out {
     #[track_caller]
     fn ok(self) -> Self {
         assert_eq!(self.code, Some(0), "unexpected exit code:\n{self}");
         self
     }
 
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{self}"))
-    }
-
-    /// The code `tessera code QUERY` printed (its first stdout line).
     #[track_caller]
     fn code_value(&self) -> String {
         let code = self.stdout.lines().next().unwrap_or_default().trim();
