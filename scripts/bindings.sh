@@ -13,7 +13,12 @@ cd "$(dirname "$0")/.."
 profile="${1:-debug}"
 case "$profile" in
   debug) cargo build -p tessera-ffi; dir=target/debug ;;
-  mobile) cargo build -p tessera-ffi --profile mobile; dir=target/mobile ;;
+  mobile)
+    # Packed relative relocations, as the Android builds use (.cargo/config.toml);
+    # glibc 2.36+ and binutils 2.38+ understand them on the Linux proxy.
+    RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-z,pack-relative-relocs" \
+      cargo build -p tessera-ffi --profile mobile
+    dir=target/mobile ;;
   *) echo "usage: $0 [debug|mobile]" >&2; exit 2 ;;
 esac
 case "$(uname -s)" in
