@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 pub mod account;
+mod aead;
 pub mod clock;
 pub mod keystore;
 pub mod otp;
 pub mod otpauth;
 pub mod qr;
 pub mod secret;
+pub mod transfer;
 pub mod vault;
 
 pub use account::{Account, AccountId, OtpPart};

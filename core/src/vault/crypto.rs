@@ -2,8 +2,7 @@
 //! AES-256-GCM sealing, random keys, HKDF for recovery keys, Argon2id for
 //! passwords.
 
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
+use crate::aead::{self, NONCE_LEN};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -17,11 +16,7 @@ pub type Key = Zeroizing<[u8; KEY_LEN]>;
 
 /// Fills a buffer from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], VaultError> {
-    let mut bytes = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| VaultError::Crypto("the system random generator failed".into()))?;
-    Ok(bytes)
+    Ok(aead::random_bytes()?)
 }
 
 /// A fresh random 256-bit key.
@@ -37,27 +32,11 @@ pub struct Sealed {
     pub ciphertext: Vec<u8>,
 }
 
-fn aead_key(key: &[u8; KEY_LEN]) -> Result<LessSafeKey, VaultError> {
-    UnboundKey::new(&AES_256_GCM, key)
-        .map(LessSafeKey::new)
-        .map_err(|_| VaultError::Crypto("could not load an AES-256 key".into()))
-}
-
 /// Encrypts with AES-256-GCM under a fresh random nonce.
 pub fn seal(key: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Sealed, VaultError> {
     let nonce = random_bytes::<NONCE_LEN>()?;
-    let mut buffer = plaintext.to_vec();
-    aead_key(key)?
-        .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad),
-            &mut buffer,
-        )
-        .map_err(|_| VaultError::Crypto("encryption failed".into()))?;
-    Ok(Sealed {
-        nonce,
-        ciphertext: buffer,
-    })
+    let ciphertext = aead::seal(key, nonce, aad, plaintext)?;
+    Ok(Sealed { nonce, ciphertext })
 }
 
 /// Decrypts and authenticates; `None` when the key is wrong or the data was
@@ -68,17 +47,13 @@ pub fn open(
     nonce: &[u8],
     ciphertext: &[u8],
 ) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
-    let Ok(nonce) = Nonce::try_assume_unique_for_key(nonce) else {
-        return Ok(None);
-    };
-    let mut buffer = Zeroizing::new(ciphertext.to_vec());
-    let opened = aead_key(key)?.open_in_place(nonce, Aad::from(aad), &mut buffer);
-    let len = match opened {
-        Ok(plaintext) => plaintext.len(),
-        Err(_) => return Ok(None),
-    };
-    buffer.truncate(len);
-    Ok(Some(buffer))
+    Ok(aead::open(key, nonce, aad, ciphertext)?)
+}
+
+impl From<aead::CryptoFailure> for VaultError {
+    fn from(failure: aead::CryptoFailure) -> Self {
+        VaultError::Crypto(failure.0.to_string())
+    }
 }
 
 /// Argon2id cost parameters, recorded in the vault file.
