@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 ok, 2 usage, 3 not found, 4 bad input, 5 vault locked, 6 vault damaged, 1 other.
@@ -13,7 +13,9 @@ Environment:
   TESSERA_RECOVERY_KEY   recovery key for scripts, with --recovery-key
   TESSERA_TIME_SOURCES   time sources, e.g. ntp://time.example,https://example.com
                          (empty: never ask the network)
-  TESSERA_CONFIG         config file (default: the user config directory)";
+  TESSERA_CONFIG         config file (default: the user config directory)
+  TESSERA_IMPORT_PASSWORD, TESSERA_EXPORT_PASSWORD
+                         passwords of imported / exported files, for scripts";
 
 /// Tessera: TOTP/HOTP/Steam codes from an encrypted vault behind the platform keystore.
 #[derive(Debug, Parser)]
@@ -117,6 +119,66 @@ pub enum Command {
     Vault(VaultCommand),
     /// Trusted time: whether this device's clock is right, and each source's answer.
     Time(TimeArgs),
+    /// Import accounts (otpauth list, Google export, Aegis, 2FAS, Tessera backup):
+    /// a preview first, then all new accounts in one write.
+    Import(ImportArgs),
+    /// Export accounts; the file is read back and compared before it is kept.
+    Export(ExportArgs),
+    /// Write an encrypted Tessera backup, read back and verified.
+    Backup {
+        /// The backup file (default: tessera-backup-<time>.json here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// File formats for import and export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Tessera's encrypted backup (Argon2id + AES-256-GCM).
+    Tessera,
+    /// Aegis vault JSON (encrypted unless --plain).
+    Aegis,
+    /// otpauth:// URIs, one per line (plain text).
+    Otpauth,
+    /// Google Authenticator's otpauth-migration:// URIs, one QR batch per line (plain text).
+    Google,
+    /// 2FAS backup (import only).
+    Twofas,
+}
+
+/// `tessera import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A file, "-" for stdin, or an otpauth:// / otpauth-migration:// URI.
+    #[arg(required_unless_present = "qr", conflicts_with = "qr")]
+    pub source: Option<String>,
+    /// PNG or JPEG images of QR codes (several for a multi-part Google export).
+    #[arg(long, value_name = "IMAGE", num_args = 1..)]
+    pub qr: Vec<PathBuf>,
+    /// The format (detected when not given).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Add without asking (passwords from TESSERA_IMPORT_PASSWORD).
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+/// `tessera export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The format.
+    #[arg(long, value_enum)]
+    pub format: FormatArg,
+    /// The file to write ("-" for stdout); it must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Export anyway when the format cannot carry some accounts (they are left out).
+    #[arg(long)]
+    pub force: bool,
+    /// Aegis only: write it unencrypted.
+    #[arg(long)]
+    pub plain: bool,
 }
 
 /// `tessera time`.

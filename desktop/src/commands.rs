@@ -53,6 +53,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Vault(command) => vault_command(global, command),
         Command::Time(args) => time_command(global, args),
+        Command::Import(args) => crate::transfer::import(global, args),
+        Command::Export(args) => crate::transfer::export(global, args),
+        Command::Backup { out } => crate::transfer::backup(global, out),
     }
 }
 

@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod open;
 mod qr;
+mod transfer;
 
 use std::process::ExitCode;
 

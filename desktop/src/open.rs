@@ -32,7 +32,7 @@ fn keystore(global: &Global) -> Result<PlatformKeyStore, String> {
 
 /// Reads a secret from an environment variable, else from the terminal
 /// without echo. Fails with `missing` when neither is possible.
-fn read_secret(env: &str, prompt: &str, missing: &str) -> Result<Zeroizing<String>, CliError> {
+pub fn read_secret(env: &str, prompt: &str, missing: &str) -> Result<Zeroizing<String>, CliError> {
     if let Ok(value) = std::env::var(env) {
         return Ok(Zeroizing::new(value));
     }
