@@ -53,6 +53,15 @@ ensure_packages() {
         maven openjdk-17-jdk-headless
 }
 
+ensure_python_cryptography() {
+    # The push protocol tests cross-check ES256 JWS against Python's
+    # `cryptography` (an independent implementation).
+    if ! python3 -c "import cryptography" >/dev/null 2>&1; then
+        step "installing Python's cryptography package"
+        python3 -m pip install --quiet cryptography
+    fi
+}
+
 ensure_rust_components() {
     if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
         step "adding rustfmt and clippy"
@@ -65,6 +74,7 @@ if [ "${1:-}" = "--deps-only" ]; then
     exit 0
 fi
 ensure_rust_components
+ensure_python_cryptography
 
 start=$SECONDS
 step "cargo fmt --all -- --check"

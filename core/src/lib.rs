@@ -6,6 +6,8 @@ pub mod clock;
 pub mod keystore;
 pub mod otp;
 pub mod otpauth;
+mod percent;
+pub mod push;
 pub mod qr;
 pub mod secret;
 pub mod transfer;

@@ -196,35 +196,9 @@ fn quoted(value: &str) -> String {
 }
 
 fn decode(raw: &str, field: &str, plus_is_space: bool) -> Result<String, UriError> {
-    let bad = || UriError::BadEncoding {
+    crate::percent::decode(raw, plus_is_space).ok_or_else(|| UriError::BadEncoding {
         field: quoted(field),
-    };
-    // Decoded text is never longer than the raw text, so this buffer never
-    // grows: no stray copy of a secret is left in freed memory.
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut input = raw.bytes();
-    while let Some(b) = input.next() {
-        match b {
-            b'%' => {
-                let high = input.next().and_then(hex_value).ok_or_else(bad)?;
-                let low = input.next().and_then(hex_value).ok_or_else(bad)?;
-                bytes.push(high << 4 | low);
-            }
-            b'+' if plus_is_space => bytes.push(b' '),
-            other => bytes.push(other),
-        }
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        // Wipe the rejected bytes: they may be a secret.
-        drop(Zeroizing::new(e.into_bytes()));
-        bad()
     })
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// The parameters the parser understands, collected before validation.
