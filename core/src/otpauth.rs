@@ -12,7 +12,6 @@
 
 use std::fmt;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroizing;
 
 use crate::otp::{Algorithm, DEFAULT_PERIOD_SECS, OtpError, OtpKind, OtpParams, STEAM_DIGITS};
@@ -20,14 +19,6 @@ use crate::secret::{Secret, SecretError};
 
 /// The longest URI accepted (8 KiB); real ones are a few hundred bytes.
 pub const MAX_URI_LEN: usize = 8 * 1024;
-
-/// Characters left as they are in formatted labels and values (RFC 3986
-/// unreserved); everything else is percent-encoded.
-const ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// A parsed otpauth URI: what is needed to make codes, plus what to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -435,7 +426,7 @@ impl OtpauthUri {
 }
 
 fn encode(text: &str) -> String {
-    utf8_percent_encode(text, ENCODE).to_string()
+    crate::percent::encode(text).to_string()
 }
 
 fn is_steam_issuer(issuer: &str) -> bool {

@@ -1,7 +1,22 @@
-//! Percent-decoding for URI labels and query values (otpauth and pairing
-//! URIs), strict about malformed escapes.
+//! Percent-encoding for URI labels and query values (otpauth and pairing
+//! URIs): strict about malformed escapes when decoding, RFC 3986
+//! unreserved characters only when encoding.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroizing;
+
+/// Characters left as they are when encoding (RFC 3986 unreserved);
+/// everything else is percent-encoded.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes everything but the RFC 3986 unreserved characters.
+pub(crate) fn encode(text: &str) -> impl std::fmt::Display + '_ {
+    utf8_percent_encode(text, UNRESERVED)
+}
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`); `None`
 /// for a malformed escape or text that is not UTF-8.
@@ -46,5 +61,13 @@ mod tests {
         for bad in ["%", "%2", "%zz", "%FF"] {
             assert_eq!(decode(bad, false), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn encodes_all_but_unreserved() {
+        assert_eq!(
+            super::encode("a b:c/d~e_f.g-h").to_string(),
+            "a%20b%3Ac%2Fd~e_f.g-h"
+        );
     }
 }

@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use crate::percent::encode;
 
 use super::jws::{THUMBPRINT_LEN, b64url_decode, quoted};
 
@@ -31,13 +31,6 @@ pub const CODE_LEN: usize = 26;
 
 /// The longest `issuer` or `account`, in characters.
 pub const MAX_LABEL_CHARS: usize = 256;
-
-/// Characters left as they are when formatting (RFC 3986 unreserved).
-const ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// A parsed pairing URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,11 +219,11 @@ impl fmt::Display for PairingUri {
         write!(
             f,
             "{PREFIX}v=1&server={}&code={}&fp={}&issuer={}&account={}",
-            utf8_percent_encode(&self.server, ENCODE),
-            utf8_percent_encode(&self.code, ENCODE),
-            utf8_percent_encode(&self.fingerprint, ENCODE),
-            utf8_percent_encode(&self.issuer, ENCODE),
-            utf8_percent_encode(&self.account, ENCODE),
+            encode(&self.server),
+            encode(&self.code),
+            encode(&self.fingerprint),
+            encode(&self.issuer),
+            encode(&self.account),
         )
     }
 }
