@@ -11,6 +11,14 @@ use serde_json::Value;
 
 pub mod fake_time;
 
+/// Argon2id at its cheapest (64 KiB, one pass): for tests and helpers that
+/// create many password-protected vaults. Never used by the product.
+pub const CHEAP_KDF: tessera_core::KdfParams = tessera_core::KdfParams {
+    memory_kib: 64,
+    iterations: 1,
+    parallelism: 1,
+};
+
 /// One finished `tessera` run: what was run, its exit code and its output.
 /// Its `Display` shows all four, for assertion messages. Each test file
 /// adds its own assertions on it.
@@ -117,4 +125,25 @@ fn is_cargo_package_variable(name: &str) -> bool {
                 | "CARGO_RUSTC_CURRENT_DIR"
                 | "OUT_DIR"
         )
+}
+
+/// The platform keystore, or `None` (the test is skipped, with a note) when it
+/// is unreachable and `TESSERA_REQUIRE_SECRET_SERVICE=1` is not set; with it
+/// set, an unreachable keystore fails the test.
+pub fn platform_keystore() -> Option<tessera_core::PlatformKeyStore> {
+    match tessera_core::PlatformKeyStore::connect() {
+        Ok(keystore) => Some(keystore),
+        Err(error) => {
+            let required = std::env::var("TESSERA_REQUIRE_SECRET_SERVICE").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "TESSERA_REQUIRE_SECRET_SERVICE=1 but the platform keystore is unreachable: {error}"
+            );
+            eprintln!(
+                "skipped: the platform keystore is unreachable ({error}); \
+                 run under scripts/with-secret-service.sh"
+            );
+            None
+        }
+    }
 }

@@ -32,7 +32,7 @@ use base64::Engine as _;
 use ring::hmac;
 use serde_json::Value;
 use tessera_core::{KeyStore, PlatformKeyStore};
-use tessera_tests::{Out, tessera_bin};
+use tessera_tests::{Out, platform_keystore, tessera_bin};
 
 const PASSWORD: &str = "cli-test-password";
 
@@ -1248,26 +1248,6 @@ fn a_newer_format_version_is_refused_with_exit_6() {
 // ---------------------------------------------------------------------------
 // The platform keystore (Secret Service).
 // ---------------------------------------------------------------------------
-
-/// The platform keystore, or `None` (test skipped) when it is unreachable and
-/// not required.
-fn platform_keystore() -> Option<PlatformKeyStore> {
-    match PlatformKeyStore::connect() {
-        Ok(keystore) => Some(keystore),
-        Err(error) => {
-            let required = std::env::var("TESSERA_REQUIRE_SECRET_SERVICE").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "TESSERA_REQUIRE_SECRET_SERVICE=1 but the platform keystore is unreachable: {error}"
-            );
-            eprintln!(
-                "skipped: the platform keystore is unreachable ({error}); \
-                 run under scripts/with-secret-service.sh"
-            );
-            None
-        }
-    }
-}
 
 /// The keystore items a vault file's slots name.
 fn keystore_items(path: &Path) -> Vec<String> {

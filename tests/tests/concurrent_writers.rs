@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use tessera_core::{CreateOptions, KdfParams, Unlock, Vault};
+use tessera_core::{CreateOptions, Unlock, Vault};
+use tessera_tests::CHEAP_KDF;
 
 const PASSWORD: &str = "concurrent-test-password";
 const PER_WRITER: u64 = 50;
@@ -96,11 +97,7 @@ fn four_writers_on_an_existing_vault_lose_nothing() {
     let options = CreateOptions {
         keystore: None,
         password: Some(PASSWORD),
-        kdf: KdfParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
+        kdf: CHEAP_KDF,
     };
     drop(Vault::create(&path, options).unwrap());
 
@@ -124,11 +121,7 @@ fn an_open_vault_sees_other_processes_writes_on_its_next_change() {
     let options = CreateOptions {
         keystore: None,
         password: Some(PASSWORD),
-        kdf: KdfParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
+        kdf: CHEAP_KDF,
     };
     let (mut mine, _recovery) = Vault::create(&path, options).unwrap();
 

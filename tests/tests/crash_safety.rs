@@ -17,17 +17,10 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use tessera_core::{CreateOptions, KdfParams, OtpauthUri, Unlock, Vault};
+use tessera_core::{CreateOptions, OtpauthUri, Unlock, Vault};
+use tessera_tests::CHEAP_KDF;
 
 const PASSWORD: &str = "crash-test-password";
-
-fn cheap_kdf() -> KdfParams {
-    KdfParams {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    }
-}
 
 fn runs() -> usize {
     std::env::var("TESSERA_CRASH_RUNS")
@@ -79,7 +72,7 @@ fn killed_writers_never_damage_the_vault() {
     let options = CreateOptions {
         keystore: None,
         password: Some(PASSWORD),
-        kdf: cheap_kdf(),
+        kdf: CHEAP_KDF,
     };
     drop(Vault::create(&path, options).unwrap());
 

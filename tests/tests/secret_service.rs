@@ -16,32 +16,13 @@ use std::sync::Mutex;
 
 use rand::Rng;
 use tessera_core::{
-    CreateOptions, KdfParams, KeyStore, KeyStoreError, OpenedWith, OtpauthUri, PlatformKeyStore,
-    Unlock, Vault, VaultError,
+    CreateOptions, KeyStore, KeyStoreError, OpenedWith, OtpauthUri, PlatformKeyStore, Unlock,
+    Vault, VaultError,
 };
+use tessera_tests::{CHEAP_KDF, platform_keystore};
 use zeroize::Zeroizing;
 
 const PASSWORD: &str = "secret-service-test-password";
-
-/// The platform keystore, or `None` (test skipped) when it is unreachable and
-/// not required.
-fn keystore() -> Option<PlatformKeyStore> {
-    match PlatformKeyStore::connect() {
-        Ok(keystore) => Some(keystore),
-        Err(error) => {
-            let required = std::env::var("TESSERA_REQUIRE_SECRET_SERVICE").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "TESSERA_REQUIRE_SECRET_SERVICE=1 but the platform keystore is unreachable: {error}"
-            );
-            eprintln!(
-                "skipped: the platform keystore is unreachable ({error}); \
-                 run under scripts/with-secret-service.sh"
-            );
-            None
-        }
-    }
-}
 
 /// An item name no other run or test uses.
 fn unique_item(what: &str) -> String {
@@ -51,7 +32,9 @@ fn unique_item(what: &str) -> String {
 
 #[test]
 fn items_round_trip() {
-    let Some(keystore) = keystore() else { return };
+    let Some(keystore) = platform_keystore() else {
+        return;
+    };
     assert!(!keystore.name().is_empty());
     let item = unique_item("round-trip");
 
@@ -80,7 +63,9 @@ fn items_round_trip() {
 
 #[test]
 fn missing_items_read_as_none_and_delete_quietly() {
-    let Some(keystore) = keystore() else { return };
+    let Some(keystore) = platform_keystore() else {
+        return;
+    };
     let item = unique_item("missing");
     assert_eq!(keystore.get(&item).unwrap(), None);
     keystore.delete(&item).unwrap();
@@ -122,7 +107,9 @@ impl KeyStore for Noting<'_> {
 
 #[test]
 fn vault_opens_through_the_keystore_and_survives_losing_its_key() {
-    let Some(keystore) = keystore() else { return };
+    let Some(keystore) = platform_keystore() else {
+        return;
+    };
     let noting = Noting {
         inner: &keystore,
         created: Mutex::new(Vec::new()),
@@ -135,11 +122,7 @@ fn vault_opens_through_the_keystore_and_survives_losing_its_key() {
         CreateOptions {
             keystore: Some(&noting),
             password: Some(PASSWORD),
-            kdf: KdfParams {
-                memory_kib: 64,
-                iterations: 1,
-                parallelism: 1,
-            },
+            kdf: CHEAP_KDF,
         },
     )
     .unwrap();

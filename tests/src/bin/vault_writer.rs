@@ -17,14 +17,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tessera_core::{Account, CreateOptions, KdfParams, OtpauthUri, Unlock, Vault, VaultError};
-
-/// The test-only Argon2id cost: fast enough to open hundreds of times.
-const CHEAP_KDF: KdfParams = KdfParams {
-    memory_kib: 64,
-    iterations: 1,
-    parallelism: 1,
-};
+use tessera_core::{Account, CreateOptions, OtpauthUri, Unlock, Vault, VaultError};
+use tessera_tests::CHEAP_KDF;
 
 /// Every account shares this secret; the label makes each one distinct.
 const SECRET: &str = "JBSWY3DPEHPK3PXP";
