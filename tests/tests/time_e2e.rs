@@ -434,14 +434,17 @@ fn step_at(seconds: f64) -> i64 {
 /// Runs `tessera code` (through `run`) and asserts it printed the demo code
 /// for true time + `shift_secs`. A run during which a 30 s step could have
 /// changed (with a second of margin either side) is retried, at most four
-/// times; before each try the test waits out the last 5 s of a step.
+/// times; before each try the test waits out the last 5 s of a step and the
+/// first second of one (the margin), so a retry cannot fall in the same window.
 #[track_caller]
 fn assert_code_for(shift_secs: i64, mut run: impl FnMut() -> Out) -> Out {
     let shift = shift_secs as f64;
     for _ in 0..4 {
         let into_step = (true_now() + shift).rem_euclid(30.0);
         if into_step > 25.0 {
-            std::thread::sleep(Duration::from_secs_f64(30.0 - into_step + 0.2));
+            std::thread::sleep(Duration::from_secs_f64(30.0 - into_step + 1.2));
+        } else if into_step < 1.2 {
+            std::thread::sleep(Duration::from_secs_f64(1.2 - into_step));
         }
         let before = true_now() + shift;
         let out = run().ok();
