@@ -86,6 +86,7 @@ fn totp_account(index: usize) -> Account {
             secret,
             extra_uri_params: Vec::new(),
         }),
+        push: None,
         tags: Vec::new(),
         note: String::new(),
         icon: None,

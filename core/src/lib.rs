@@ -13,7 +13,7 @@ pub mod secret;
 pub mod transfer;
 pub mod vault;
 
-pub use account::{Account, AccountId, OtpPart};
+pub use account::{Account, AccountId, OtpPart, PushPart, PushPartFields};
 pub use keystore::{KeyStore, KeyStoreError, MemoryKeyStore, PlatformKeyStore};
 pub use otp::{Algorithm, Code, OtpError, OtpGenerator, OtpKind, OtpParams, Timestamp, Validity};
 pub use otpauth::{OtpauthUri, ParsedUri, UriError, UriWarning};

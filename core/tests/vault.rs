@@ -93,6 +93,7 @@ fn rfc_totp(algorithm: Algorithm, secret: &[u8], label: &str) -> Account {
             secret: Secret::from_bytes(secret.to_vec()).unwrap(),
             extra_uri_params: Vec::new(),
         }),
+        push: None,
         tags: Vec::new(),
         note: String::new(),
         icon: None,

@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 ok, 2 usage, 3 not found, 4 bad input, 5 vault locked, 6 vault damaged, 1 other.
+`push listen --once` and `push answer` end with 1 when the prompt failed, expired or was
+already settled, and with 4 after a wrong number.
 
 Environment:
   TESSERA_VAULT          vault file (default: the user data directory)
@@ -28,7 +30,7 @@ pub struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// The vault file.
     #[arg(long, global = true, env = "TESSERA_VAULT", value_name = "PATH")]
@@ -124,6 +126,15 @@ pub enum Command {
     Import(ImportArgs),
     /// Export accounts; the file is read back and compared before it is kept.
     Export(ExportArgs),
+    /// Push approval: pair with a site's push server, then answer its sign-in prompts.
+    #[command(subcommand)]
+    Push(PushCommand),
+    /// Move accounts to a new device: `receive` on the new one, then `send` on the old one.
+    ///
+    /// Both devices show the same 6-digit code; nothing is added until you
+    /// confirm it matches. Push pairings move too (hand-off).
+    #[command(subcommand)]
+    Transfer(TransferCommand),
     /// Write an encrypted Tessera backup, read back and verified.
     Backup {
         /// The backup file (default: tessera-backup-<time>.json here).
@@ -226,4 +237,134 @@ pub enum VaultCommand {
     SetPassword,
     /// Make a new recovery key (shown once); the old one stops working.
     RecoveryKey,
+}
+
+/// `tessera transfer …`.
+#[derive(Debug, Subcommand)]
+pub enum TransferCommand {
+    /// On the NEW device: show an invite (QR code), wait for the old device,
+    /// show the confirmation code and add the accounts once you confirm.
+    Receive(ReceiveArgs),
+    /// On the OLD device: send this vault's accounts (and hand off push
+    /// pairings) to a new device's invite.
+    Send(SendArgs),
+}
+
+/// `tessera transfer receive`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("rendezvous").required(true).args(["server", "file"])))]
+pub struct ReceiveArgs {
+    /// A Tessera server whose transfer mailbox carries the data (https, or http on loopback).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Wait for the old device's transfer file at this path instead.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Do not ask; needs --confirm with the code the other device shows.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// The confirmation code the other device shows (for scripts): must match, or nothing is added.
+    #[arg(long, value_name = "CODE")]
+    pub confirm: Option<String>,
+    /// The name push servers will show for this device (default: from the host name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `tessera transfer send` and `tessera push handoff`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The new device's invite (tessera-transfer://receive?…), or "-" to read it from stdin.
+    #[arg(required_unless_present = "qr", conflicts_with = "qr")]
+    pub invite: Option<String>,
+    /// A PNG or JPEG image of the invite's QR code.
+    #[arg(long, value_name = "IMAGE")]
+    pub qr: Option<PathBuf>,
+    /// For a file invite: write the transfer file here (it must not exist yet).
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+/// `tessera push …`.
+#[derive(Debug, Subcommand)]
+pub enum PushCommand {
+    /// Pair with a site's push server from its tessera-push:// QR code.
+    ///
+    /// The pairing is attached to the account with the same issuer and name
+    /// if there is one, else it becomes a push-only account.
+    Pair(PairArgs),
+    /// List the accounts paired for push.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unpair: tell the server to revoke this device, then remove the pairing here.
+    Unpair {
+        /// Issuer, label, tag or id prefix of a paired account.
+        account: String,
+        /// Remove the pairing here even when the server cannot be told.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Wait for sign-in prompts and answer them.
+    ///
+    /// For each prompt: type the number the login page shows (or pick it),
+    /// then approve, deny or report fraud. Without a terminal, answers are
+    /// read from stdin line by line: the number, then `approve`, `deny` or
+    /// `fraud` (an empty number line to deny).
+    Listen(ListenArgs),
+    /// Answer one prompt by id, without interaction.
+    Answer(AnswerArgs),
+    /// Move only the push pairings to a new device, through its
+    /// `tessera transfer receive` invite (no OTP accounts are sent).
+    Handoff(SendArgs),
+}
+
+/// `tessera push pair`.
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// The tessera-push://pair?… URI, or "-" to read it from stdin.
+    #[arg(required_unless_present = "qr", conflicts_with = "qr")]
+    pub uri: Option<String>,
+    /// A PNG or JPEG image of the pairing QR code.
+    #[arg(long, value_name = "IMAGE")]
+    pub qr: Option<PathBuf>,
+    /// The name the site will show for this device (default: from the host name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `tessera push listen`.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Only this paired account (issuer, label, tag or id prefix).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: Option<String>,
+    /// Exit after the first prompt is settled.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `tessera push answer`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("decision").required(true).args(["approve", "deny", "fraud"])))]
+pub struct AnswerArgs {
+    /// The prompt's id.
+    pub prompt_id: String,
+    /// Approve (needs --number).
+    #[arg(long)]
+    pub approve: bool,
+    /// Deny.
+    #[arg(long)]
+    pub deny: bool,
+    /// Deny and report fraud (the site blocks further prompts).
+    #[arg(long)]
+    pub fraud: bool,
+    /// The number the login page shows.
+    #[arg(long, value_name = "N")]
+    pub number: Option<String>,
+    /// The paired account the prompt is for (default: try each).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: Option<String>,
 }

@@ -2,6 +2,7 @@
 //! trusted-time estimate (see `tessera_core::clock`).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::Timestamp;
@@ -19,7 +20,7 @@ pub const QUICK_SYNC_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// The trusted clock of one CLI run, with a runtime for its network checks.
 pub struct TimeKeeper {
-    clock: TrustedClock,
+    clock: Arc<TrustedClock>,
     /// Why the saved estimate could not be read, if it could not.
     pub load_problem: Option<String>,
 }
@@ -44,9 +45,15 @@ impl TimeKeeper {
         let state_path = vault_path.with_file_name("clock.json");
         let (clock, load_problem) = TrustedClock::new(sources, correction, Some(state_path));
         Ok(Self {
-            clock,
+            clock: Arc::new(clock),
             load_problem,
         })
+    }
+
+    /// The clock as the push client reads it (shared, so a sync seen by
+    /// one is seen by all).
+    pub fn push_clock(&self) -> Arc<dyn tessera_core::push::PushClock> {
+        Arc::clone(&self.clock) as Arc<dyn tessera_core::push::PushClock>
     }
 
     /// Whether codes are corrected.

@@ -55,11 +55,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Time(args) => time_command(global, args),
         Command::Import(args) => crate::transfer::import(global, args),
         Command::Export(args) => crate::transfer::export(global, args),
+        Command::Push(command) => crate::push::run(global, command),
+        Command::Transfer(command) => crate::device_transfer::run(global, command),
         Command::Backup { out } => crate::transfer::backup(global, out),
     }
 }
 
-fn time_keeper(global: &Global) -> Result<TimeKeeper, CliError> {
+pub(crate) fn time_keeper(global: &Global) -> Result<TimeKeeper, CliError> {
     TimeKeeper::new(
         &open::vault_path(global)?,
         &config::load()?,
@@ -77,7 +79,7 @@ fn code_time(keeper: &mut TimeKeeper) -> Timestamp {
 }
 
 /// The one account a query names; several matches are an error listing them.
-fn select<'a>(vault: &'a Vault, query: &str) -> Result<&'a Account, CliError> {
+pub(crate) fn select<'a>(vault: &'a Vault, query: &str) -> Result<&'a Account, CliError> {
     let found = vault.find(query);
     match found.as_slice() {
         [] => Err(CliError::not_found(format!(
@@ -97,6 +99,14 @@ fn select<'a>(vault: &'a Vault, query: &str) -> Result<&'a Account, CliError> {
 }
 
 fn describe(account: &Account) -> String {
+    let codes = describe_codes(account);
+    match (&account.otp, &account.push) {
+        (Some(_), Some(_)) => format!("{codes} + push"),
+        _ => codes,
+    }
+}
+
+fn describe_codes(account: &Account) -> String {
     match &account.otp {
         None => "push only".to_string(),
         Some(otp) => {
@@ -229,7 +239,7 @@ fn kind_name(kind: OtpKind) -> &'static str {
     }
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::failure(format!("cannot encode JSON: {e}")))?;
     println!("{text}");

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use tessera_core::push::PushError;
 use tessera_core::{KeyStoreError, UriError, VaultError};
 
 /// Exit codes, documented in `tessera --help` and the README.
@@ -97,5 +98,20 @@ impl From<UriError> for CliError {
 impl From<KeyStoreError> for CliError {
     fn from(error: KeyStoreError) -> Self {
         Self::failure(error.to_string())
+    }
+}
+
+impl From<PushError> for CliError {
+    fn from(error: PushError) -> Self {
+        let exit = match &error {
+            PushError::NotFound { .. } => Exit::NotFound,
+            PushError::EnrollmentInvalid
+            | PushError::InvalidAnswer { .. }
+            | PushError::InvalidInput(_)
+            | PushError::BadWakeUp { .. }
+            | PushError::BadServerUrl { .. } => Exit::BadInput,
+            _ => Exit::Failure,
+        };
+        Self::new(exit, error.to_string())
     }
 }

@@ -7,8 +7,10 @@ mod cli;
 mod clock;
 mod commands;
 mod config;
+mod device_transfer;
 mod error;
 mod open;
+mod push;
 mod qr;
 mod transfer;
 

@@ -312,6 +312,12 @@ pub fn backup(global: &Global, out: Option<PathBuf>) -> Result<(), CliError> {
         PathBuf::from(format!("tessera-backup-{secs}.json"))
     });
     let count = export_verified(&vault, Format::TesseraBackup, &out, false, false)?;
+    if !vault.push_accounts().is_empty() {
+        eprintln!(
+            "note: push pairings are never backed up (they hold this device's key): \
+             pair each site again on a new device."
+        );
+    }
     eprintln!(
         "Backed up {count} account(s) to {}, read back and verified. Keep the password: it is the only way in.",
         out.display()

@@ -109,6 +109,57 @@ pub fn tessera_bin() -> &'static Path {
     })
 }
 
+/// `<target dir>/debug/tessera-server`, the reference push server, built
+/// (or found up to date) through Cargo once per test process, like
+/// [`tessera_bin`].
+pub fn tessera_server_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_workspace_bin("tessera-server", "tessera-server"))
+}
+
+/// Builds `bin` of `package` with the profile this test runs under and
+/// returns its path.
+fn build_workspace_bin(package: &str, bin: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/debug/deps");
+    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "-p", package, "--bin", bin])
+        .current_dir(workspace)
+        .stdin(Stdio::null());
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some(profile) => {
+            cargo.args(["--profile", profile]);
+        }
+    }
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if is_cargo_package_variable(&name) {
+            cargo.env_remove(name.as_ref());
+        }
+    }
+    let output = cargo.output().expect("run cargo build");
+    assert!(
+        output.status.success(),
+        "cargo build -p {package} --bin {bin} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        path.exists(),
+        "cargo built {bin}, but not at {} (a different target dir?)",
+        path.display()
+    );
+    path
+}
+
 /// The variables Cargo sets for a package's test run (not for Cargo itself).
 fn is_cargo_package_variable(name: &str) -> bool {
     name.starts_with("CARGO_PKG_")

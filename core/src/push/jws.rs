@@ -701,6 +701,12 @@ impl<'a> UnverifiedJws<'a> {
         &self.header
     }
 
+    /// The payload bytes, **not yet authenticated**: only for finding the
+    /// key to verify with (an enrollment names the server key inside).
+    pub fn unverified_payload(&self) -> &[u8] {
+        &self.payload
+    }
+
     /// Verifies the signature under `key`.
     pub fn verify(self, key: &PublicKey) -> Result<Verified, JwsError> {
         key.verify_signature(self.signing_input.as_bytes(), &self.signature)?;

@@ -243,7 +243,7 @@ fn decode(raw: &str, name: &'static str, plus_is_space: bool) -> Result<String, 
 
 /// `https://host[:port][/path]`, or `http://` with a loopback host. No user
 /// info, query, fragment, whitespace or control characters.
-fn check_server(url: &str) -> Result<(), PairingError> {
+pub(crate) fn check_server(url: &str) -> Result<(), PairingError> {
     let bad = |reason| Err(PairingError::BadServer { reason });
     if url
         .chars()
@@ -309,7 +309,7 @@ fn check_server(url: &str) -> Result<(), PairingError> {
     Ok(())
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     if host == "localhost" || host == "[::1]" {
         return true;
     }

@@ -12,11 +12,17 @@
 //! list; with `force` it goes ahead, leaving out the accounts it cannot write
 //! faithfully, and returns the list alongside the bytes.
 //!
+//! Push pairings ([`crate::account::PushPart`]) never leave the device
+//! through any format: the other formats carry OTP fields only, and
+//! Tessera's own backup drops them on purpose (see [`tessera_backup`]).
+//!
 //! [`detect`] guesses the format from the bytes; [`preview`] splits a batch
 //! into new accounts and duplicates of what the vault already holds.
 
 pub mod aegis;
+pub mod device_to_device;
 pub mod google_migration;
+pub mod mailbox;
 pub mod otpauth_list;
 pub mod tessera_backup;
 pub mod twofas;
@@ -357,7 +363,9 @@ fn plan_export(
     let mut warnings = Vec::new();
     for account in accounts {
         let loss = if codes_only && account.otp.is_none() {
-            Loss::Dropped(vec!["has no OTP codes (push-only); left out".into()])
+            Loss::Dropped(vec![
+                "has no OTP codes (push-only; push pairings are never exported: pair again on the new device); left out".into(),
+            ])
         } else {
             losses(account)
         };

@@ -1,6 +1,14 @@
 //! Tessera's own encrypted backup: every account, every field, under a
 //! password (Argon2id, then AES-256-GCM with the header as associated data).
 //! The format is specified in `docs/backup-format.md`.
+//!
+//! Push pairings are never in a backup: they hold the device's private key,
+//! and a pairing copied to a second device would let both answer prompts
+//! as one. Accounts keep their OTP part and lose the push part; push-only
+//! accounts are left out, each listed in [`Exported::warnings`] (without
+//! refusing: this is policy, not a limit of the format), and are paired
+//! again on the new device. A backup that carries push parts anyway (made
+//! by hand) is read without them.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -8,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{
-    Export, Exported, Format, Import, ImportBatch, Loss, TransferError, check_size, json_error,
-    plan_export, to_json_wiping,
+    Export, ExportWarning, Exported, Format, Import, ImportBatch, Loss, TransferError, check_size,
+    json_error, plan_export, to_json_wiping,
 };
 use crate::account::Account;
 use crate::aead::{self as crypto, NONCE_LEN as GCM_NONCE_LEN};
@@ -153,10 +161,17 @@ impl Import for TesseraBackup {
             .ok_or(TransferError::WrongPassword)?;
         let payload: Payload =
             serde_json::from_slice(&plain).map_err(|e| json_error(Format::TesseraBackup, &e))?;
-        Ok(ImportBatch {
-            accounts: payload.accounts,
-            rejected: Vec::new(),
-        })
+        let mut batch = ImportBatch::default();
+        for (index, account) in payload.accounts.into_iter().enumerate() {
+            match account.without_push() {
+                Some(account) => batch.accounts.push(account),
+                None => batch.reject(
+                    index,
+                    "a push-only account: push pairings are never restored; pair again with the site",
+                ),
+            }
+        }
+        Ok(batch)
     }
 }
 
@@ -167,7 +182,21 @@ impl Export for TesseraBackup {
         password: Option<&str>,
         force: bool,
     ) -> Result<Exported, TransferError> {
-        let (_, warnings) = plan_export(accounts, force, false, |_| Loss::None)?;
+        let (_, mut warnings) = plan_export(accounts, force, false, |_| Loss::None)?;
+        // Push parts never leave the device (see the module documentation).
+        let kept: Vec<Account> = accounts.iter().filter_map(Account::without_push).collect();
+        warnings.extend(
+            accounts
+                .iter()
+                .filter(|a| a.otp.is_none())
+                .map(|a| ExportWarning {
+                    account_id: a.id.clone(),
+                    what:
+                        "push-only: push pairings are never backed up; pair again on the new device"
+                            .into(),
+                }),
+        );
+        let accounts = kept.as_slice();
         let password = password.ok_or(TransferError::PasswordRequired)?;
         if password.is_empty() {
             return Err(TransferError::InvalidInput(

@@ -280,3 +280,61 @@ fn json_reason(error: &serde_json::Error) -> &'static str {
         serde_json::error::Category::Io => "read error",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The payload as a Tessera without push support wrote it
+    /// (`docs/vault-format.md` §4).
+    const OLD_PAYLOAD: &str = r#"{"accounts":[
+ {"id":"c6326b42-e1d3-42a5-8080-1521ff0f190d","issuer":"Tessera Demo","label":"demo@tessera.example",
+  "otp":{"params":{"kind":"totp","algorithm":"SHA1","digits":6,"period":30,"counter":0},
+         "secret":"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"},
+  "created_at":1795305517,"updated_at":1795305517},
+ {"id":"11533cdc-3f13-455b-b3f5-696619df10e3","issuer":"Ex","label":"bob",
+  "otp":{"params":{"kind":"hotp","algorithm":"SHA1","digits":6,"period":30,"counter":5},
+         "secret":"JBSWY3DPEHPK3PXP","extra_uri_params":[["image","x"]]},
+  "created_at":1795305517,"updated_at":1795305517}]}"#;
+
+    #[test]
+    fn payloads_without_push_parts_still_read_and_write_the_same() {
+        let contents: Contents = serde_json::from_str(OLD_PAYLOAD).unwrap();
+        assert_eq!(contents.accounts.len(), 2);
+        assert!(contents.accounts.iter().all(|a| a.push.is_none()));
+        let written = serde_json::to_string(&contents).unwrap();
+        assert!(!written.contains("push"));
+        let again: Contents = serde_json::from_str(&written).unwrap();
+        assert_eq!(again, contents);
+    }
+
+    #[test]
+    fn a_whole_old_file_opens() {
+        let contents: Contents = serde_json::from_str(OLD_PAYLOAD).unwrap();
+        let key = [7u8; KEY_LEN];
+        let header = Header {
+            vault_id: "v".into(),
+            generation: 1,
+            created_at: 0,
+            written_at: 0,
+            slots: Vec::new(),
+        };
+        let bytes = encode(&header, &contents, &key).unwrap();
+        let decrypted = EncryptedVault::parse(&bytes)
+            .unwrap()
+            .decrypt(&key)
+            .unwrap();
+        assert_eq!(decrypted, contents);
+    }
+
+    #[test]
+    fn a_damaged_push_part_is_a_clear_error_without_key_material() {
+        let damaged = OLD_PAYLOAD.replacen(
+            r#""created_at":1795305517"#,
+            r#""push":{"server":"https://p.example","device_id":"d","user":"u","issuer":"i","account":"a","server_key":{"kty":"EC","crv":"P-256","x":"AA","y":"AA"},"device_key":"c2VjcmV0","paired_at":1},"created_at":1795305517"#,
+            1,
+        );
+        let error = serde_json::from_str::<Contents>(&damaged).unwrap_err();
+        assert!(!error.to_string().contains("c2VjcmV0"));
+    }
+}

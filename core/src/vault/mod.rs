@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 pub use crypto::KdfParams;
 pub use format::{SlotKind, VERSION};
 
-use crate::account::{Account, AccountId};
+use crate::account::{Account, AccountId, PushPart};
 use crate::keystore::{KeyStore, KeyStoreError};
 use crate::otp::{Code, OtpError, OtpGenerator, OtpKind, Timestamp};
 use crypto::{KEY_LEN, Key};
@@ -689,6 +689,9 @@ impl Vault {
             if let Some(otp) = &account.otp {
                 otp.params.validate()?;
             }
+            if let Some(push) = &account.push {
+                check_push_part(push)?;
+            }
         }
         self.transact(move |contents| {
             for account in accounts {
@@ -768,6 +771,108 @@ impl Vault {
             let account = contents.accounts.remove(from);
             contents.accounts.insert(index, account);
             Ok(())
+        })
+    }
+
+    /// The accounts paired with a push server, in display order.
+    pub fn push_accounts(&self) -> Vec<&Account> {
+        self.contents
+            .accounts
+            .iter()
+            .filter(|a| a.push.is_some())
+            .collect()
+    }
+
+    /// Where a new pairing for `issuer` and `label` would go: `Ok(Some)`
+    /// the existing account (same issuer and label, exactly) it would be
+    /// attached to, `Ok(None)` a new push-only account. Refused with
+    /// [`VaultError::InvalidInput`] when that account is already paired
+    /// (unpair it first). Call it before enrolling, so a refused pairing
+    /// does not use up the site's one-time code.
+    pub fn pairing_target(
+        &self,
+        issuer: &str,
+        label: &str,
+    ) -> Result<Option<&Account>, VaultError> {
+        match self
+            .contents
+            .accounts
+            .iter()
+            .find(|a| a.issuer == issuer && a.label == label)
+        {
+            Some(account) if account.push.is_some() => Err(already_paired(account)),
+            found => Ok(found),
+        }
+    }
+
+    /// Stores a new pairing: attached to the account with the same issuer
+    /// and label when there is one without a push part, else as a new
+    /// push-only account (see [`Vault::pairing_target`]). Returns the id of
+    /// the account holding it, and whether it was attached to an existing
+    /// account.
+    pub fn add_pairing(
+        &mut self,
+        issuer: &str,
+        label: &str,
+        part: PushPart,
+    ) -> Result<(AccountId, bool), VaultError> {
+        check_push_part(&part)?;
+        let (issuer, label) = (issuer.to_string(), label.to_string());
+        self.transact(move |contents| {
+            let now = unix_now();
+            match contents
+                .accounts
+                .iter_mut()
+                .find(|a| a.issuer == issuer && a.label == label)
+            {
+                Some(account) if account.push.is_some() => Err(already_paired(account)),
+                Some(account) => {
+                    account.push = Some(part);
+                    account.updated_at = now;
+                    Ok((account.id.clone(), true))
+                }
+                None => {
+                    let account = Account::from_pairing(issuer, label, part, now);
+                    let id = account.id.clone();
+                    contents.accounts.push(account);
+                    Ok((id, false))
+                }
+            }
+        })
+    }
+
+    /// Sets (or replaces) the push part of an account.
+    pub fn set_push(&mut self, id: &str, part: PushPart) -> Result<(), VaultError> {
+        check_push_part(&part)?;
+        let id = id.to_string();
+        self.transact(move |contents| {
+            let account = find_mut(contents, &id)?;
+            account.push = Some(part);
+            account.updated_at = unix_now();
+            Ok(())
+        })
+    }
+
+    /// Removes an account's push part. A push-only account is removed
+    /// with it (it would hold nothing); returns true in that case.
+    pub fn clear_push(&mut self, id: &str) -> Result<bool, VaultError> {
+        let id = id.to_string();
+        self.transact(move |contents| {
+            let index = position(contents, &id)?;
+            let account = &mut contents.accounts[index];
+            if account.push.is_none() {
+                return Err(VaultError::InvalidInput(format!(
+                    "{} is not paired for push",
+                    account.display_name()
+                )));
+            }
+            if account.otp.is_none() {
+                contents.accounts.remove(index);
+                return Ok(true);
+            }
+            account.push = None;
+            account.updated_at = unix_now();
+            Ok(false)
         })
     }
 
@@ -905,6 +1010,20 @@ impl Vault {
         self.warnings.clear();
         Ok(result)
     }
+}
+
+fn already_paired(account: &Account) -> VaultError {
+    VaultError::InvalidInput(format!(
+        "{} is already paired for push: unpair it first",
+        account.display_name()
+    ))
+}
+
+/// A push part must hold a usable key before it is written.
+fn check_push_part(part: &PushPart) -> Result<(), VaultError> {
+    part.device_key()
+        .map(|_| ())
+        .map_err(|_| VaultError::InvalidInput("the push pairing's device key is unusable".into()))
 }
 
 fn position(contents: &Contents, id: &str) -> Result<usize, VaultError> {
