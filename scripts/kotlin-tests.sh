@@ -4,7 +4,8 @@
 #      bindings into build/generated/kotlin;
 #   2. android/jvm-tests: compiles the bindings + the wrapper and runs the JUnit 5 tests
 #      against the real library (vectors, persistence, errors, the ticking Flow, concurrency,
-#      close, and the codes() benchmark for 1,000 accounts);
+#      close, push approval against the real reference server — target/debug/tessera-server,
+#      built here too — and the codes() benchmark for 1,000 accounts);
 #   3. android/android-compile: compiles the Android glue and the app against the Android
 #      framework jar (Robolectric's android-all from Maven Central) with compile-only Firebase
 #      stubs, and runs the JVM tests of the glue.
@@ -76,13 +77,19 @@ run_mvn() {
 step "building tessera-ffi and generating the Kotlin bindings"
 bash scripts/bindings.sh
 
+step "building the reference push server (for the push tests)"
+cargo build -q -p tessera-server --bin tessera-server
+server_bin="$(cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/tessera-server"
+
 status=0
 # Old reports would be counted again.
 rm -rf android/jvm-tests/target/surefire-reports android/jvm-tests/target/benchmark.txt \
     android/android-compile/target/surefire-reports
 
 step "JVM tests of the Kotlin library (android/jvm-tests)"
-run_mvn ${jvm_args[@]+"${jvm_args[@]}"} -f android/jvm-tests/pom.xml test || status=1
+run_mvn ${jvm_args[@]+"${jvm_args[@]}"} "-Dtessera.server.bin=$server_bin" \
+    -f android/jvm-tests/pom.xml test || status=1
 
 step "Android compile check and glue tests (android/android-compile)"
 run_mvn -f android/android-compile/pom.xml test || status=1

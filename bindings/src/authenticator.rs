@@ -44,7 +44,9 @@ pub struct Authenticator {
     vault_path: PathBuf,
     keystore: Option<Arc<dyn KeyStore>>,
     keystore_problem: Option<String>,
-    clock: TrustedClock,
+    /// Shared with the push clients, which judge expiry and date their
+    /// request proofs by it.
+    pub(crate) clock: Arc<TrustedClock>,
     vault: Mutex<Option<Vault>>,
 }
 
@@ -57,7 +59,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Authenticator {
-    fn with_vault<T>(
+    pub(crate) fn with_vault<T>(
         &self,
         f: impl FnOnce(&mut Vault) -> Result<T, TesseraError>,
     ) -> Result<T, TesseraError> {
@@ -135,7 +137,7 @@ impl Authenticator {
             vault_path: dir.join("vault.json"),
             keystore,
             keystore_problem,
-            clock,
+            clock: Arc::new(clock),
             vault: Mutex::new(None),
         }))
     }

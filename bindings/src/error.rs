@@ -1,8 +1,9 @@
 //! The one error type the foreign side sees.
 //!
 //! Rule: a reason is short and says what to do; it never contains a secret,
-//! a password, a recovery key or a URI (URIs carry secrets). Core errors are
-//! built to that rule already, so their messages are passed on.
+//! a password, a recovery key, a URI (URIs carry secrets), a device key, a
+//! push token, an enrollment code or a prompt's number. Core errors are built
+//! to that rule already, so their messages are passed on.
 
 use tessera_core::clock::TimeError;
 use tessera_core::qr::QrError;
@@ -81,6 +82,56 @@ pub enum TesseraError {
     #[error("{reason}")]
     Time {
         /// Why.
+        reason: String,
+    },
+    /// The push server refused the pairing (a used or expired QR code, or a
+    /// server whose key does not match the code's fingerprint): ask the
+    /// site for a new QR code.
+    #[error("{reason}")]
+    PairingRefused {
+        /// Why.
+        reason: String,
+    },
+    /// The push server revoked this device (or forgot it): pair again, or
+    /// remove the pairing with `unpair_push(force = true)`.
+    #[error("{reason}")]
+    DeviceRevoked {
+        /// Why.
+        reason: String,
+    },
+    /// The prompt can no longer be shown or answered: it expired, was
+    /// already answered, or the server does not know it.
+    #[error("{reason}")]
+    PromptUnavailable {
+        /// Why.
+        reason: String,
+    },
+    /// A prompt failed verification under the pinned server key (forged,
+    /// for another device, malformed): it was dropped and must not be shown.
+    #[error("{reason}")]
+    UntrustedPrompt {
+        /// Which check failed.
+        reason: String,
+    },
+    /// A push wake-up's payload is not Tessera's `{"prompt_id": "…"}`.
+    #[error("{reason}")]
+    InvalidPushPayload {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The push server could not be reached or answered oddly (offline, a
+    /// timeout, a server error, this device's clock far off): try again
+    /// later.
+    #[error("{reason}")]
+    PushNetwork {
+        /// Why.
+        reason: String,
+    },
+    /// The push server refused the request (prompts blocked after a fraud
+    /// report, too many prompts, a malformed request…).
+    #[error("{reason}")]
+    PushRefused {
+        /// The server's reason.
         reason: String,
     },
     /// Anything else (file system, crypto): the reason says what happened.

@@ -10,10 +10,11 @@ No Swift toolchain runs in CI, so this is the guard between the Rust API
    exported free functions, `#[uniffi::export(with_foreign)]` traits,
    `uniffi::Record` / `Enum` / `Error` / `Object` types and
    `#[uniffi::remote(Enum)]` enums, with their fields and variants.
+   What is read must be exactly the API listed in EXPECTED_API.
 2. Every item must appear in the generated Swift (TesseraFFI.swift) and Kotlin
    (tessera_ffi.kt) with the right kind of declaration, UniFFI's naming
    (snake_case -> lowerCamelCase, Kotlin enum variants in SHOUTY_SNAKE_CASE,
-   `…Error` -> `…Exception`), the same argument labels in order, and the same
+   enums with data as Kotlin sealed classes, `…Error` -> `…Exception`), the same argument labels in order, and the same
    async / throws / returns-a-value shape and optionality. The other way round,
    the generated object protocols may declare nothing the Rust side lacks.
 3. The hand-written Swift (ios/Sources, ios/Tests, ios/App) is scanned: calls on
@@ -677,9 +678,18 @@ def check_swift(api: RustApi, swift: str, report: Report) -> dict[str, dict[str,
             continue
         for v in variants:
             case = lower_camel(v.name)
-            report.check(
-                re.search(r"\bcase\s+" + case + r"\b", body) is not None, f"swift: {name}.{case}"
-            )
+            m = re.search(r"\bcase\s+" + case + r"\b\s*(\()?", body)
+            if not report.check(m is not None, f"swift: {name}.{case}"):
+                continue
+            # A variant with fields is a case with associated values, labelled
+            # like the fields (UniFFI keeps the names of named fields).
+            labels: list[str] = []
+            if m.group(1):
+                labels, _, _ = swift_params(body[m.end() : matching(body, m.end() - 1)])
+            expected = [lower_camel(f.name) for f in v.fields]
+            if v.fields and v.fields[0].name.startswith("v") and v.fields[0].name[1:].isdigit():
+                expected = ["_"] * len(v.fields)
+            report.check(labels == expected, f"swift: {name}.{case} fields", f"{labels} != {expected}")
 
     for name, variants in api.errors.items():
         body = block_of(swift, re.compile(r"public\s+enum\s+" + name + r"\s*:[^{]*\bError\b[^{]*\{"))
@@ -787,6 +797,28 @@ def check_kotlin(api: RustApi, kotlin: str, report: Report) -> None:
                 )
 
     for name, variants in api.enums.items():
+        if any(v.fields for v in variants):
+            # An enum with data is a sealed class: `object` for a variant
+            # without fields, `data class` with `val`s for one with fields.
+            body = block_of(kotlin, re.compile(r"\bsealed\s+class\s+" + name + r"\b[^{]*\{"))
+            if not report.check(body is not None, f"kotlin: sealed class {name}"):
+                continue
+            for v in variants:
+                variant = upper_camel(v.name)
+                if not v.fields:
+                    report.check(
+                        re.search(r"\bobject\s+" + variant + r"\s*:\s*" + name + r"\s*\(", body) is not None,
+                        f"kotlin: {name}.{variant} (object)",
+                    )
+                    continue
+                m = re.search(r"\bdata\s+class\s+" + variant + r"\s*\(", body)
+                if not report.check(m is not None, f"kotlin: {name}.{variant} (data class)"):
+                    continue
+                params = body[m.end() : matching(body, m.end() - 1)]
+                labels = re.findall(r"\bval\s+`?(\w+)`?\s*:", params)
+                expected = [lower_camel(f.name) for f in v.fields]
+                report.check(labels == expected, f"kotlin: {name}.{variant} fields", f"{labels} != {expected}")
+            continue
         body = block_of(kotlin, re.compile(r"\benum\s+class\s+" + name + r"\b[^{]*\{"))
         if not report.check(body is not None, f"kotlin: enum class {name}"):
             continue
@@ -1101,6 +1133,78 @@ def check_wrapper(
 
 
 # --------------------------------------------------------------------------
+# The exported API, listed. The checks below work from what parse_rust reads
+# in bindings/src; this list guards the reader itself: an item listed here
+# that it does not find, or an item it finds that is not listed, fails. So a
+# new export must be added here, and is then looked for in the generated
+# Swift and Kotlin like every other one.
+
+EXPECTED_API: dict[str, object] = {
+    "objects": {
+        "Authenticator": [
+            # the vault, accounts and codes
+            "new", "vault_exists", "is_unlocked", "create_vault", "unlock_with_keystore",
+            "unlock_with_password", "unlock_with_recovery_key", "lock", "add_uri", "add_uris",
+            "add_from_qr_image", "accounts", "rename_account", "remove_account", "move_account",
+            "set_tags", "codes", "next_hotp_code", "trusted_now_ms", "clock_status",
+            "set_password", "new_recovery_key", "vault_info", "sync_clock",
+            # push approval
+            "push_accounts", "handle_push_payload", "subscribe_push", "pair_push",
+            "pending_prompts", "fetch_prompt", "answer_prompt", "unpair_push",
+            "update_push_delivery",
+        ],
+        "PushSubscription": ["next", "cancel", "account_id"],
+    },
+    "records": [
+        "AuthenticatorConfig", "AccountRecord", "AddedAccount", "CodeRecord", "ClockInfo",
+        "SlotRecord", "VaultInfo", "PushAccount", "PushPrompt",
+    ],
+    "enums": [
+        "OtpKind", "Algorithm", "ClockState", "PromptMode", "PushDelivery", "PushDecision",
+        "AnswerOutcome", "PushEvent",
+    ],
+    "errors": {
+        "TesseraError": [
+            "InvalidUri", "InvalidImage", "InvalidInput", "AccountNotFound", "DuplicateAccount",
+            "NoVault", "VaultExists", "Locked", "WrongPassword", "WrongRecoveryKey",
+            "KeystoreUnavailable", "Storage", "VaultDamaged", "Time", "PairingRefused",
+            "DeviceRevoked", "PromptUnavailable", "UntrustedPrompt", "InvalidPushPayload",
+            "PushNetwork", "PushRefused", "Internal",
+        ],
+    },
+    "traits": {"SecureStorage": ["get", "set", "delete"]},
+    "functions": [],
+}
+
+
+def check_expected(api: RustApi, report: Report, expected: dict[str, object] = EXPECTED_API) -> None:
+    """The API read from bindings/src is exactly the listed one."""
+
+    def same(what: str, found: set[str], listed: set[str]) -> None:
+        report.check(
+            found == listed,
+            f"rust: {what} as listed in EXPECTED_API",
+            f"read but not listed: {sorted(found - listed)}; listed but not read: {sorted(listed - found)}",
+        )
+
+    objects = expected["objects"]
+    same("objects", set(api.objects), set(objects))
+    for name, methods in objects.items():
+        same(f"{name} methods", {f.name for f in api.objects.get(name, [])}, set(methods))
+    same("records", set(api.records), set(expected["records"]))
+    same("enums", set(api.enums), set(expected["enums"]))
+    errors = expected["errors"]
+    same("errors", set(api.errors), set(errors))
+    for name, variants in errors.items():
+        same(f"{name} variants", {v.name for v in api.errors.get(name, [])}, set(variants))
+    traits = expected["traits"]
+    same("foreign traits", set(api.traits), set(traits))
+    for name, methods in traits.items():
+        same(f"{name} methods", {f.name for f in api.traits.get(name, [])}, set(methods))
+    same("functions", {f.name for f in api.functions}, set(expected["functions"]))
+
+
+# --------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1127,6 +1231,8 @@ def main(argv: list[str] | None = None) -> int:
         "rust: the API exports at least one object or function",
         "no #[uniffi::export] found in bindings/src",
     )
+
+    check_expected(api, report)
 
     swift = blank(swift_path.read_text(encoding="utf-8"), "swift")
     kotlin = blank(kotlin_path.read_text(encoding="utf-8"), "kotlin")

@@ -244,6 +244,28 @@ class GeneratedBindingsTests(unittest.TestCase):
         altered = self.kotlin_source.replace("suspend fun `syncClock`", "fun `syncClock`")
         self.assertTrue(any("syncClock" in f for f in self.failures_kotlin(altered)))
 
+    def test_a_variant_with_fields_is_checked_in_both_languages(self):
+        altered = self.swift_source.replace("*/attemptsLeft: UInt32", "*/left: UInt32")
+        self.assertTrue(any("wrongNumber fields" in f for f in self.failures_swift(altered)))
+        altered = self.kotlin_source.replace("object Connected : PushEvent()", "object Online : PushEvent()")
+        self.assertTrue(any("PushEvent.Connected" in f for f in self.failures_kotlin(altered)))
+        altered = re.sub(r"(data class Disconnected\([^)]*?)val `retryInMs`", r"\1val `retryMs`", self.kotlin_source)
+        self.assertTrue(any("PushEvent.Disconnected fields" in f for f in self.failures_kotlin(altered)))
+
+    def test_the_listed_api_is_the_exported_one(self):
+        report = checker.Report(verbose=False)
+        with contextlib.redirect_stdout(io.StringIO()):
+            checker.check_expected(self.api, report)
+        self.assertEqual(report.failed, [])
+        listed = {**checker.EXPECTED_API, "objects": {**checker.EXPECTED_API["objects"]}}
+        listed["objects"]["PushSubscription"] = ["next", "cancel"]
+        listed["records"] = [r for r in checker.EXPECTED_API["records"] if r != "PushPrompt"]
+        report = checker.Report(verbose=False)
+        with contextlib.redirect_stdout(io.StringIO()):
+            checker.check_expected(self.api, report, listed)
+        self.assertTrue(any("PushSubscription methods" in f and "account_id" in f for f in report.failed))
+        self.assertTrue(any("records" in f and "PushPrompt" in f for f in report.failed))
+
     def test_a_wrapper_calling_a_missing_method_fails(self):
         swift = checker.blank(self.swift_source, "swift")
         report = checker.Report(verbose=False)

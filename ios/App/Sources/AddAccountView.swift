@@ -5,7 +5,8 @@ import TesseraFFI
 import UIKit
 
 /// Adds accounts: by scanning a QR code with the camera, by picking an image
-/// of one, or by pasting an `otpauth://` link.
+/// of one, or by pasting an `otpauth://` link; a `tessera-push://` code pairs
+/// the device for sign-in requests instead.
 @MainActor
 struct AddAccountView: View {
     @Environment(AppModel.self) private var model
@@ -129,11 +130,23 @@ struct AddAccountView: View {
     }
     #endif
 
-    /// Adds the account of one `otpauth://` link.
+    /// Adds the account of one `otpauth://` link, or pairs this device with
+    /// a site's push server for a `tessera-push://pair?…` one.
     private func add(uri text: String) async {
         guard let client = model.client else { return }
         working = true
         defer { working = false }
+        if text.lowercased().hasPrefix("tessera-push:") {
+            do {
+                _ = try await model.pair(uri: text.trimmingCharacters(in: .whitespacesAndNewlines))
+                uri = ""
+                errorMessage = nil
+                dismiss()
+            } catch {
+                errorMessage = AppModel.describe(error)
+            }
+            return
+        }
         do {
             let result = try await client.addAccount(uri: text.trimmingCharacters(in: .whitespacesAndNewlines))
             added.append(result)

@@ -5,12 +5,11 @@ import UIKit
 /// The UIKit side of the app: owns the app model and hands APNs traffic to
 /// Tessera's push hand-off.
 ///
-/// Push approval is not in the Rust API yet (see `PushPayloadHandler.swift` in
-/// the Tessera package): no `PushPayloadHandler` is installed, so the app does
-/// not register for remote notifications, and a notification that arrives
-/// anyway is forwarded, dropped by the hand-off, and reported as "no data".
-/// When the push issue lands, installing its handler in `model.push` is the
-/// only change this file needs.
+/// The model installs a `TesseraPushHandler` in `model.push` and registers
+/// for remote notifications once the vault is open. The device token goes to
+/// every paired push server (and to new pairings); a notification's payload
+/// goes through the hand-off to the core, which reads the wake-up, fetches
+/// the signed prompt and verifies it; the prompt then shows as a sheet.
 final class AppDelegate: NSObject, UIApplicationDelegate {
     /// The app's state, shared with the SwiftUI scene.
     let model = AppModel()
@@ -21,12 +20,9 @@ final class AppDelegate: NSObject, UIApplicationDelegate {
         _ application: UIApplication,
         didFinishLaunchingWithOptions launchOptions: [UIApplication.LaunchOptionsKey: Any]? = nil
     ) -> Bool {
-        let push = model.push
-        Task { @MainActor in
-            if await push.hasHandler {
-                UIApplication.shared.registerForRemoteNotifications()
-            }
-        }
+        // Registering needs no permission (the wake-ups are background
+        // pushes); the token is kept for pairings made before the vault opens.
+        UIApplication.shared.registerForRemoteNotifications()
         return true
     }
 
@@ -36,6 +32,7 @@ final class AppDelegate: NSObject, UIApplicationDelegate {
     ) {
         let push = model.push
         let logger = self.logger
+        model.apnsToken = deviceToken
         Task {
             do {
                 try await push.registerDeviceToken(deviceToken)
@@ -54,7 +51,8 @@ final class AppDelegate: NSObject, UIApplicationDelegate {
 
     /// The APNs hook: turns the notification's payload into bytes and forwards
     /// them to the push hand-off, which passes them to the installed
-    /// `PushPayloadHandler` and publishes any prompt for the UI.
+    /// `TesseraPushHandler` (`handle_push_payload`, then the verified fetch)
+    /// and publishes the prompt for the UI.
     func application(
         _ application: UIApplication,
         didReceiveRemoteNotification userInfo: [AnyHashable: Any]

@@ -3,6 +3,9 @@ import Observation
 import SwiftUI
 import Tessera
 import TesseraFFI
+#if canImport(UIKit)
+import UIKit
+#endif
 
 /// The app's state: which screen shows, the Tessera client, the clock banner
 /// and the push prompt waiting for an answer. Views read it from the
@@ -39,6 +42,9 @@ final class AppModel {
     private(set) var session = 0
     /// A push prompt waiting for the user's answer.
     var pendingPrompt: PushPrompt?
+    /// The APNs device token, once iOS gave one: new pairings ask to be
+    /// woken through it.
+    var apnsToken: Data?
 
     /// The APNs hand-off; the app delegate forwards push traffic to it.
     let push: PushHandoff
@@ -170,11 +176,50 @@ final class AppModel {
         }
     }
 
-    /// Sends the answer to a prompt and closes it.
-    func answer(_ answer: PushAnswer, to prompt: PushPrompt) async throws {
+    /// Sends the answer to a prompt. A wrong number leaves it open (the
+    /// outcome says how many tries are left); any other outcome settles it,
+    /// and the sheet closes with ``closePrompt(_:)`` once it was read.
+    func answer(_ answer: PushAnswer, to prompt: PushPrompt) async throws -> AnswerOutcome {
         try await push.answer(answer, to: prompt)
+    }
+
+    /// Closes the prompt sheet once the user has seen the outcome.
+    func closePrompt(_ prompt: PushPrompt) {
         if pendingPrompt?.id == prompt.id {
             pendingPrompt = nil
+        }
+    }
+
+    /// Pairs this device with a site's push server from its QR code's URI;
+    /// it is woken through APNs when iOS gave a token, else only while the
+    /// app is open.
+    func pair(uri: String) async throws -> PushAccount {
+        guard let client else { throw PushHandoffError.noHandler }
+        let delivery: PushDelivery = apnsToken.map { .apns(token: TesseraPushHandler.hexToken($0)) } ?? .stream
+        return try await client.pairPush(uri: uri, deviceName: Self.deviceName(), delivery: delivery)
+    }
+
+    /// The name a site lists this device as.
+    private static func deviceName() -> String {
+        #if canImport(UIKit)
+        return String(UIDevice.current.name.prefix(64))
+        #else
+        return "Tessera"
+        #endif
+    }
+
+    /// After an unlock: installs the push handler, asks iOS for a device
+    /// token, and shows the prompts that arrived while the vault was locked.
+    private func startPush(client: TesseraClient) async {
+        await push.install(TesseraPushHandler(client: client))
+        #if canImport(UIKit)
+        UIApplication.shared.registerForRemoteNotifications()
+        #endif
+        guard let accounts = try? await client.pushAccounts() else { return }
+        for account in accounts {
+            for prompt in (try? await client.pendingPrompts(accountId: account.accountId)) ?? [] {
+                push.show(prompt)
+            }
         }
     }
 
@@ -189,6 +234,9 @@ final class AppModel {
     private func didUnlock() {
         session += 1
         phase = .unlocked
+        if let client {
+            Task { await startPush(client: client) }
+        }
     }
 
     /// Application Support/Tessera: private to the app. The vault in it is

@@ -1,10 +1,13 @@
 import SwiftUI
 import Tessera
+import TesseraFFI
 
-/// A sign-in request: who, where from, and the number shown on the sign-in
-/// page, which the user types (or picks) before approving. Denying or
-/// reporting needs no number. Answers go through the app model to the push
-/// hand-off's `PushPayloadHandler`.
+/// A sign-in request: which site and user, where it comes from, the time
+/// left, and the number shown on the sign-in page, which the user types (or
+/// picks among three) before approving. Denying or reporting needs no number.
+/// The prompt was verified by the core under the server key pinned at
+/// pairing; the answer is signed by the core. The outcome shows here; a wrong
+/// number keeps the request open with the tries left.
 @MainActor
 struct PushPromptView: View {
     let prompt: PushPrompt
@@ -14,18 +17,20 @@ struct PushPromptView: View {
     @State private var number = ""
     @State private var sending = false
     @State private var errorMessage: String?
+    @State private var notice: String?
+    @State private var outcome: AnswerOutcome?
 
     var body: some View {
         NavigationStack {
             TimelineView(.periodic(from: .now, by: 1)) { timeline in
-                form(now: timeline.date)
+                form(now: trustedNow(fallback: timeline.date))
             }
             .navigationTitle("Sign-in request")
             .navigationBarTitleDisplayMode(.inline)
             .toolbar {
                 ToolbarItem(placement: .cancellationAction) {
-                    Button("Later") {
-                        dismiss()
+                    Button(outcome == nil ? "Later" : "Close") {
+                        close()
                     }
                     .disabled(sending)
                 }
@@ -34,52 +39,78 @@ struct PushPromptView: View {
         .interactiveDismissDisabled(sending)
     }
 
+    /// The trusted time when the client is open, else the device clock.
+    private func trustedNow(fallback: Date) -> Date {
+        guard let client = model.client else { return fallback }
+        return Date(timeIntervalSince1970: TimeInterval(client.trustedNowMs()) / 1000)
+    }
+
     private func form(now: Date) -> some View {
         let expired = prompt.isExpired(at: now)
+        let settled = outcome != nil
         return Form {
             Section {
                 LabeledContent("Site", value: prompt.site)
-                LabeledContent("Account", value: prompt.accountName)
-                if let location = prompt.context.location {
+                LabeledContent("Account", value: prompt.user)
+                if let location = prompt.location {
                     LabeledContent("Location", value: location)
                 }
-                if let address = prompt.context.ipAddress {
+                if let address = prompt.ip {
                     LabeledContent("IP address", value: address)
                 }
-                if let application = prompt.context.application {
-                    LabeledContent("Browser or app", value: application)
+                if let browser = prompt.userAgent {
+                    LabeledContent("Browser", value: browser)
                 }
-                LabeledContent("Asked at", value: prompt.issuedAt.formatted(date: .omitted, time: .standard))
+                if let app = prompt.app {
+                    LabeledContent("App", value: app)
+                }
+                LabeledContent("Asked at", value: prompt.issuedAtDate.formatted(date: .omitted, time: .standard))
             } header: {
                 Text("Are you signing in?")
+            } footer: {
+                if !prompt.timeChecked {
+                    Text("This device does not know the exact time, so it cannot check that the request is still valid; the site will.")
+                }
             }
 
-            Section {
-                numberEntry
+            if let outcome {
+                Section {
+                    Label(Self.describe(outcome), systemImage: Self.symbol(outcome))
+                }
+            } else {
+                Section {
+                    numberEntry
+                        .disabled(expired || sending)
+                } header: {
+                    Text(prompt.mode == .choice ? "Pick the number on the sign-in page" : "Type the number on the sign-in page")
+                } footer: {
+                    expired ? Text("This request has expired.") : Text("Expires in \(timeLeft(now: now)).")
+                }
+
+                Section {
+                    Button("Approve") {
+                        send(.approve(number: number))
+                    }
+                    .disabled(!numberIsComplete || expired || sending)
+                    Button("Deny", role: .destructive) {
+                        send(.deny)
+                    }
                     .disabled(expired || sending)
-            } header: {
-                Text("The number on the sign-in page")
-            } footer: {
-                expired ? Text("This request has expired.") : Text("Expires in \(timeLeft(now: now)).")
+                    Button("It wasn't me: report it", role: .destructive) {
+                        send(.reportFraud)
+                    }
+                    .disabled(expired || sending)
+                } footer: {
+                    Text("Only approve when you are signing in right now and the numbers match.")
+                }
             }
 
-            Section {
-                Button("Approve") {
-                    send(.approve(number: number))
+            if let notice, !settled {
+                Section {
+                    Label(notice, systemImage: "exclamationmark.circle")
+                        .foregroundStyle(.orange)
                 }
-                .disabled(!numberIsComplete || expired || sending)
-                Button("Deny", role: .destructive) {
-                    send(.deny)
-                }
-                .disabled(expired || sending)
-                Button("It wasn't me: report it", role: .destructive) {
-                    send(.reportFraud)
-                }
-                .disabled(expired || sending)
-            } footer: {
-                Text("Only approve when you are signing in right now and the numbers match.")
             }
-
             if let errorMessage {
                 Section {
                     Label(errorMessage, systemImage: "exclamationmark.triangle")
@@ -91,21 +122,21 @@ struct PushPromptView: View {
 
     @ViewBuilder
     private var numberEntry: some View {
-        switch prompt.numberMatching {
-        case .enter(let digits):
-            TextField(String(repeating: "0", count: digits), text: $number)
+        switch prompt.mode {
+        case .entry:
+            TextField("000000", text: $number)
                 .keyboardType(.numberPad)
                 .font(.largeTitle.monospacedDigit())
                 .multilineTextAlignment(.center)
                 .onChange(of: number) { _, typed in
-                    let kept = String(typed.filter { $0.isASCII && $0.isNumber }.prefix(digits))
+                    let kept = String(typed.filter { $0.isASCII && $0.isNumber }.prefix(8))
                     if kept != typed {
                         number = kept
                     }
                 }
-        case .choose(let options):
+        case .choice:
             Picker("Number", selection: $number) {
-                ForEach(options, id: \.self) { option in
+                ForEach(prompt.choices, id: \.self) { option in
                     Text(option)
                         .font(.title2.monospacedDigit())
                         .tag(option)
@@ -115,17 +146,18 @@ struct PushPromptView: View {
         }
     }
 
+    /// Numbers are 4 to 8 digits (docs/push-protocol.md §3.2).
     private var numberIsComplete: Bool {
-        switch prompt.numberMatching {
-        case .enter(let digits):
-            return number.count == digits
-        case .choose(let options):
-            return options.contains(number)
+        switch prompt.mode {
+        case .entry:
+            return (4...8).contains(number.count)
+        case .choice:
+            return prompt.choices.contains(number)
         }
     }
 
     private func timeLeft(now: Date) -> String {
-        let seconds = max(0, Int(prompt.expiresAt.timeIntervalSince(now).rounded(.up)))
+        let seconds = max(0, Int(prompt.expiresAtDate.timeIntervalSince(now).rounded(.up)))
         return Duration.seconds(seconds).formatted(.time(pattern: .minuteSecond))
     }
 
@@ -135,11 +167,52 @@ struct PushPromptView: View {
         Task {
             defer { sending = false }
             do {
-                try await model.answer(answer, to: prompt)
-                dismiss()
+                let result = try await model.answer(answer, to: prompt)
+                if case let .wrongNumber(attemptsLeft) = result {
+                    number = ""
+                    notice = "That is not the number on the sign-in page. \(attemptsLeft) \(attemptsLeft == 1 ? "try" : "tries") left."
+                } else {
+                    outcome = result
+                }
             } catch {
                 errorMessage = AppModel.describe(error)
             }
+        }
+    }
+
+    private func close() {
+        model.closePrompt(prompt)
+        dismiss()
+    }
+
+    /// A sentence for an outcome.
+    static func describe(_ outcome: AnswerOutcome) -> String {
+        switch outcome {
+        case .approved:
+            return "Approved. The sign-in goes ahead."
+        case .denied:
+            return "Denied."
+        case .fraudReported:
+            return "Denied and reported. The site was told; change your password there."
+        case let .wrongNumber(attemptsLeft):
+            return "Wrong number: \(attemptsLeft) left."
+        case .failed:
+            return "Wrong number three times: the request failed."
+        case .expired:
+            return "This request has expired."
+        case .finished:
+            return "This request was already answered, maybe on another device."
+        }
+    }
+
+    private static func symbol(_ outcome: AnswerOutcome) -> String {
+        switch outcome {
+        case .approved:
+            return "checkmark.circle"
+        case .denied, .fraudReported:
+            return "hand.raised"
+        case .wrongNumber, .failed, .expired, .finished:
+            return "xmark.circle"
         }
     }
 }

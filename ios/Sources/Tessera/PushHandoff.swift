@@ -1,13 +1,14 @@
 import Foundation
+import TesseraFFI
 
 /// What became of one forwarded remote notification.
-public enum PushDelivery: Sendable, Equatable {
+public enum PushHandoffResult: Sendable, Equatable {
     /// A verified prompt, now waiting on ``PushHandoff/prompts``.
     case prompt(PushPrompt)
     /// The handler read the payload and found nothing for the user.
     case nothingToDo
-    /// No ``PushPayloadHandler`` is installed (push approval is not
-    /// available yet); the payload was dropped.
+    /// No ``PushPayloadHandler`` is installed (the vault is not open yet);
+    /// the payload was dropped.
     case noHandler
     /// The notification's `userInfo` could not be turned into JSON.
     case unreadable
@@ -24,7 +25,7 @@ public enum PushHandoffError: Error, Equatable, LocalizedError {
     public var errorDescription: String? {
         switch self {
         case .noHandler:
-            return "Push sign-in approval is not available in this version."
+            return "Open Tessera and unlock it to answer sign-in requests."
         }
     }
 }
@@ -38,7 +39,7 @@ public enum PushHandoffError: Error, Equatable, LocalizedError {
 /// the installed ``PushPayloadHandler``; with none installed, nothing
 /// happens and the calls say so.
 public actor PushHandoff {
-    /// The handler, once push approval exists (see `PushPayloadHandler.swift`).
+    /// The handler (``TesseraPushHandler`` once the app's client is open).
     private var handler: (any PushPayloadHandler)?
     private nonisolated let promptSink: AsyncStream<PushPrompt>.Continuation
 
@@ -86,7 +87,7 @@ public actor PushHandoff {
     /// - Parameter payload: the notification's `userInfo` as JSON (see
     ///   ``payload(fromUserInfo:)``), or `nil` when it could not be converted.
     /// - Returns: what became of it, for the delegate's completion result.
-    public func deliver(_ payload: Data?) async -> PushDelivery {
+    public func deliver(_ payload: Data?) async -> PushHandoffResult {
         guard let handler else { return .noHandler }
         guard let payload else { return .unreadable }
         do {
@@ -102,11 +103,18 @@ public actor PushHandoff {
 
     /// Sends the user's answer to a prompt through the handler.
     ///
+    /// - Returns: how it ended.
     /// - Throws: ``PushHandoffError/noHandler`` without a handler, or the
     ///   handler's error.
-    public func answer(_ answer: PushAnswer, to prompt: PushPrompt) async throws {
+    public func answer(_ answer: PushAnswer, to prompt: PushPrompt) async throws -> AnswerOutcome {
         guard let handler else { throw PushHandoffError.noHandler }
-        try await handler.answer(answer, to: prompt)
+        return try await handler.answer(answer, to: prompt)
+    }
+
+    /// Publishes a prompt found another way (the stream, or the pending list
+    /// at start-up) on ``prompts``.
+    public nonisolated func show(_ prompt: PushPrompt) {
+        promptSink.yield(prompt)
     }
 
     /// The bytes to forward for a notification's `userInfo`: its string-keyed

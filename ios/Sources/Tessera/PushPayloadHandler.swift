@@ -1,79 +1,28 @@
 import Foundation
+import TesseraFFI
 
-// Push approval (DESIGN.md §5) is not in the Rust API yet: `Authenticator`
-// gains pairing, prompt verification and signed answers with the push issue,
-// and the implementation of `PushPayloadHandler` (a thin adapter over those
-// methods) lands with it. Until then the app installs no handler: the APNs
-// hand-off below forwards every payload to the handler slot, which is empty,
-// and reports that nothing was done. No prompt is ever made up on this side.
+// Push approval (DESIGN.md §5). The prompt, delivery, decision and outcome
+// types are the generated ones (`PushPrompt`, `PushDelivery`, `PushDecision`,
+// `AnswerOutcome`, `PushEvent`); this file adds what the UI needs on top and
+// the handler the APNs hand-off forwards to.
 
-/// How the user proves they are looking at the sign-in page: they type the
-/// number it shows, or pick it among a few (NIST SP 800-63B number matching).
-public enum PushNumberMatching: Sendable, Hashable {
-    /// Type the number shown on the sign-in page; it has `digits` digits.
-    case enter(digits: Int)
-    /// Pick the number shown on the sign-in page among `options`.
-    case choose(options: [String])
-}
+extension PushPrompt: @retroactive Identifiable {}
 
-/// Where a sign-in attempt comes from, as the push server signed it. Every
-/// part is optional: show what is there.
-public struct PushRequestContext: Sendable, Hashable {
-    /// The IP address of the browser or app that is signing in.
-    public var ipAddress: String?
-    /// An approximate place derived from that address ("Lyon, France").
-    public var location: String?
-    /// The browser or application ("Firefox on Linux").
-    public var application: String?
-
-    /// Makes a context.
-    public init(ipAddress: String? = nil, location: String? = nil, application: String? = nil) {
-        self.ipAddress = ipAddress
-        self.location = location
-        self.application = application
-    }
-}
-
-/// A sign-in request waiting for the user's answer, verified by the handler
-/// (signature, pinned server key, expiry) before it is shown.
-public struct PushPrompt: Sendable, Hashable, Identifiable {
-    /// The challenge id, unique per prompt.
-    public var id: String
-    /// The site asking ("GitHub").
-    public var site: String
-    /// The account at that site.
-    public var accountName: String
-    /// Where the attempt comes from.
-    public var context: PushRequestContext
-    /// When the server issued the challenge.
-    public var issuedAt: Date
-    /// When it stops being answerable.
-    public var expiresAt: Date
-    /// How the number is entered.
-    public var numberMatching: PushNumberMatching
-
-    /// Makes a prompt.
-    public init(
-        id: String,
-        site: String,
-        accountName: String,
-        context: PushRequestContext,
-        issuedAt: Date,
-        expiresAt: Date,
-        numberMatching: PushNumberMatching
-    ) {
-        self.id = id
-        self.site = site
-        self.accountName = accountName
-        self.context = context
-        self.issuedAt = issuedAt
-        self.expiresAt = expiresAt
-        self.numberMatching = numberMatching
+extension PushPrompt {
+    /// When the server issued the prompt.
+    public var issuedAtDate: Date {
+        Date(timeIntervalSince1970: TimeInterval(issuedAt))
     }
 
-    /// True when the prompt can no longer be answered at `date`.
+    /// When the prompt stops being answerable.
+    public var expiresAtDate: Date {
+        Date(timeIntervalSince1970: TimeInterval(expiresAt))
+    }
+
+    /// True when the prompt can no longer be answered at `date` (pass the
+    /// trusted time, ``TesseraClient/trustedNowMs()``, when there is one).
     public func isExpired(at date: Date = Date()) -> Bool {
-        date >= expiresAt
+        date >= expiresAtDate
     }
 }
 
@@ -86,28 +35,38 @@ public enum PushAnswer: Sendable, Hashable {
     /// Deny and report: the user did not try to sign in. The server blocks
     /// further prompts and tells the site.
     case reportFraud
+
+    /// The decision and number to send.
+    var decision: (PushDecision, String?) {
+        switch self {
+        case let .approve(number):
+            return (.approve, number)
+        case .deny:
+            return (.deny, nil)
+        case .reportFraud:
+            return (.fraud, nil)
+        }
+    }
 }
 
-/// What Tessera's push glue does with APNs traffic. One implementation,
-/// backed by the Rust core's push client, arrives with the push issue (see
-/// the note at the top of this file).
+/// What Tessera's push glue does with APNs traffic; ``TesseraPushHandler``
+/// is the implementation over the Rust core.
 ///
 /// Implementations are thread-safe: the hand-off calls them from any task.
 public protocol PushPayloadHandler: AnyObject, Sendable {
-    /// Passes the APNs device token on, so the push servers the device is
-    /// paired with can wake it.
+    /// Passes the APNs device token on to every paired push server.
     ///
     /// - Parameter token: the token from
     ///   `application(_:didRegisterForRemoteNotificationsWithDeviceToken:)`.
     func registerDeviceToken(_ token: Data) async throws
 
-    /// Handles one remote notification: a wake-up that names a challenge.
-    /// The handler fetches the signed details from the push server and
-    /// verifies them.
+    /// Handles one remote notification: a wake-up that names a prompt. The
+    /// handler fetches the signed details from the push server and verifies
+    /// them.
     ///
     /// - Parameter payload: the notification's `userInfo` as JSON.
     /// - Returns: the prompt to show, or `nil` when the payload needs no
-    ///   user action (not Tessera's, already answered, expired).
+    ///   user action (already answered, expired).
     func handleRemoteNotification(_ payload: Data) async throws -> PushPrompt?
 
     /// Sends the user's answer to a prompt, signed by the device key.
@@ -115,5 +74,84 @@ public protocol PushPayloadHandler: AnyObject, Sendable {
     /// - Parameters:
     ///   - answer: approve (with the number), deny or report.
     ///   - prompt: the prompt answered.
-    func answer(_ answer: PushAnswer, to prompt: PushPrompt) async throws
+    /// - Returns: how it ended; `.wrongNumber(attemptsLeft:)` keeps the
+    ///   prompt open.
+    func answer(_ answer: PushAnswer, to prompt: PushPrompt) async throws -> AnswerOutcome
+}
+
+/// The ``PushPayloadHandler`` over Tessera's core: a payload goes to
+/// ``TesseraClient/handlePushPayload(_:)``, the prompt it names is fetched
+/// and verified from the paired server (``TesseraClient/findPrompt(promptId:)``),
+/// answers are signed and sent by ``TesseraClient/answerPrompt(accountId:promptId:decision:number:)``,
+/// and a new device token reaches every paired server as `.apns(token:)`.
+///
+/// The pairings live in the vault, so the vault must be unlocked; the app
+/// unlocks it through the Keychain when a notification wakes it.
+public final class TesseraPushHandler: PushPayloadHandler {
+    private let client: TesseraClient
+
+    /// Makes a handler over `client`.
+    public init(client: TesseraClient) {
+        self.client = client
+    }
+
+    /// The APNs token as servers take it: lowercase hex.
+    public static func hexToken(_ token: Data) -> String {
+        token.map { String(format: "%02x", $0) }.joined()
+    }
+
+    public func registerDeviceToken(_ token: Data) async throws {
+        let delivery = PushDelivery.apns(token: Self.hexToken(token))
+        var firstError: (any Error)?
+        for account in try await client.pushAccounts() {
+            do {
+                try await client.updatePushDelivery(accountId: account.accountId, delivery: delivery)
+            } catch {
+                // One unreachable server must not keep the others from the token.
+                firstError = firstError ?? error
+            }
+        }
+        if let firstError {
+            throw firstError
+        }
+    }
+
+    /// Reads the payload, then fetches and verifies the prompt. A vault
+    /// that is locked (the app locks it in the background) is opened through
+    /// the Keychain for the fetch and locked again afterwards; the prompt is
+    /// answered once the user has opened the app.
+    public func handleRemoteNotification(_ payload: Data) async throws -> PushPrompt? {
+        let promptId = try client.handlePushPayload(payload)
+        let wasLocked = !(await client.isUnlocked())
+        if wasLocked {
+            try await client.unlockWithKeystore()
+        }
+        do {
+            let prompt = try await client.findPrompt(promptId: promptId)
+            if wasLocked {
+                await client.lock()
+            }
+            return prompt
+        } catch TesseraClientError.promptUnavailable {
+            if wasLocked {
+                await client.lock()
+            }
+            return nil
+        } catch {
+            if wasLocked {
+                await client.lock()
+            }
+            throw error
+        }
+    }
+
+    public func answer(_ answer: PushAnswer, to prompt: PushPrompt) async throws -> AnswerOutcome {
+        let (decision, number) = answer.decision
+        return try await client.answerPrompt(
+            accountId: prompt.accountId,
+            promptId: prompt.id,
+            decision: decision,
+            number: number
+        )
+    }
 }

@@ -357,10 +357,163 @@ public final class TesseraClient: Sendable {
     ///   be made (offline, or the sources disagree); the previous estimate
     ///   is kept.
     public func syncClock() async throws -> ClockInfo {
+        try await native { core in try await core.syncClock() }
+    }
+
+    /// Runs an async call of the `Authenticator` (it suspends without
+    /// holding a thread), with any error mapped to ``TesseraClientError``.
+    private func native<T: Sendable>(
+        _ body: @Sendable (Authenticator) async throws -> T
+    ) async throws -> T {
         do {
-            return try await core.syncClock()
+            return try await body(core)
         } catch {
             throw TesseraClientError(error)
+        }
+    }
+
+    // MARK: - Push approval
+
+    /// Pairs this device with a site's push server from the
+    /// `tessera-push://pair?…` URI of its QR code, and stores the pairing in
+    /// the vault: beside the codes of the account with the same issuer and
+    /// label, or as a new push-only account. An account already paired is
+    /// refused before the site's one-time code is used.
+    ///
+    /// - Parameters:
+    ///   - uri: the scanned pairing URI.
+    ///   - deviceName: how the site lists this device ("Alice's iPhone").
+    ///   - delivery: how the server wakes this device: `.apns(token:)` with
+    ///     the hex device token, or `.stream` when the app keeps
+    ///     ``pushEvents(accountId:)`` open.
+    /// - Returns: the paired account.
+    /// - Throws: ``TesseraClientError/pairingRefused(reason:)`` for a used or
+    ///   expired code, ``TesseraClientError/pushNetwork(reason:)`` offline.
+    public func pairPush(uri: String, deviceName: String, delivery: PushDelivery) async throws -> PushAccount {
+        try await native { core in
+            try await core.pairPush(uri: uri, deviceName: deviceName, delivery: delivery)
+        }
+    }
+
+    /// Every account paired with a push server, in display order.
+    public func pushAccounts() async throws -> [PushAccount] {
+        try await perform { core in try core.pushAccounts() }
+    }
+
+    /// Reads a notification's payload (the `userInfo` as JSON, see
+    /// ``PushHandoff/payload(fromUserInfo:)``) and returns the id of the
+    /// prompt it announces. Quick and strict; needs no unlocked vault.
+    ///
+    /// - Throws: ``TesseraClientError/invalidPushPayload(reason:)``.
+    public func handlePushPayload(_ payload: Data) throws -> String {
+        do {
+            return try core.handlePushPayload(payload: payload)
+        } catch {
+            throw TesseraClientError(error)
+        }
+    }
+
+    /// Every pending, verified prompt of a paired account.
+    public func pendingPrompts(accountId: String) async throws -> [PushPrompt] {
+        try await native { core in try await core.pendingPrompts(accountId: accountId) }
+    }
+
+    /// Fetches and verifies one prompt of a paired account.
+    ///
+    /// - Throws: ``TesseraClientError/promptUnavailable(reason:)`` when it
+    ///   expired, was answered or is unknown;
+    ///   ``TesseraClientError/untrustedPrompt(reason:)`` when it fails
+    ///   verification (never show it).
+    public func fetchPrompt(accountId: String, promptId: String) async throws -> PushPrompt {
+        try await native { core in try await core.fetchPrompt(accountId: accountId, promptId: promptId) }
+    }
+
+    /// Finds a prompt among every paired account: a wake-up names only the
+    /// prompt.
+    ///
+    /// - Throws: ``TesseraClientError/promptUnavailable(reason:)`` when no
+    ///   paired account has it pending.
+    public func findPrompt(promptId: String) async throws -> PushPrompt {
+        var last = TesseraClientError.promptUnavailable(reason: "no paired account knows this prompt")
+        for account in try await pushAccounts() {
+            do {
+                return try await fetchPrompt(accountId: account.accountId, promptId: promptId)
+            } catch let error as TesseraClientError {
+                switch error {
+                case .promptUnavailable, .deviceRevoked:
+                    last = error
+                default:
+                    throw error
+                }
+            }
+        }
+        throw last
+    }
+
+    /// Answers a prompt, signed by this device's key. A wrong number is an
+    /// outcome (`.wrongNumber(attemptsLeft:)`), not an error.
+    ///
+    /// - Parameters:
+    ///   - accountId: the paired account.
+    ///   - promptId: the prompt.
+    ///   - decision: approve, deny or report fraud.
+    ///   - number: the number typed or picked; needed to approve.
+    public func answerPrompt(
+        accountId: String,
+        promptId: String,
+        decision: PushDecision,
+        number: String? = nil
+    ) async throws -> AnswerOutcome {
+        try await native { core in
+            try await core.answerPrompt(accountId: accountId, promptId: promptId, decision: decision, number: number)
+        }
+    }
+
+    /// Unpairs an account: the server revokes this device, then the pairing
+    /// leaves the vault (a push-only account with it). When the server
+    /// cannot be told nothing changes, unless `force` is set.
+    ///
+    /// - Returns: true when the server was told.
+    @discardableResult
+    public func unpairPush(accountId: String, force: Bool = false) async throws -> Bool {
+        try await native { core in try await core.unpairPush(accountId: accountId, force: force) }
+    }
+
+    /// Tells the server of a paired account a new way to reach this device
+    /// (a new APNs device token).
+    public func updatePushDelivery(accountId: String, delivery: PushDelivery) async throws {
+        try await native { core in try await core.updatePushDelivery(accountId: accountId, delivery: delivery) }
+    }
+
+    /// The prompt stream of a paired account, as an `AsyncSequence`.
+    ///
+    /// Iterating it opens the connection; it reconnects by itself (yielding
+    /// `.disconnected` meanwhile). It finishes after `.revoked`, throws a
+    /// ``TesseraClientError`` when the account cannot be subscribed to
+    /// (locked, not paired), and cancels the native subscription when the
+    /// consuming task is cancelled or stops iterating.
+    public func pushEvents(accountId: String) -> AsyncThrowingStream<PushEvent, any Error> {
+        let core = self.core
+        return AsyncThrowingStream { continuation in
+            let reader = Task.detached(priority: .userInitiated) {
+                let subscription: PushSubscription
+                do {
+                    subscription = try core.subscribePush(accountId: accountId)
+                } catch {
+                    continuation.finish(throwing: TesseraClientError(error))
+                    return
+                }
+                await withTaskCancellationHandler {
+                    while let event = await subscription.next() {
+                        continuation.yield(event)
+                    }
+                } onCancel: {
+                    subscription.cancel()
+                }
+                subscription.cancel()
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in reader.cancel() }
         }
     }
 }

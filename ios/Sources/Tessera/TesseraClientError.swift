@@ -39,6 +39,27 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
     case vaultDamaged(reason: String)
     /// No time source could be reached or believed.
     case time(reason: String)
+    /// The push server refused the pairing (its QR code was used or has
+    /// expired, or the server's key does not match the code): ask the site
+    /// for a new QR code.
+    case pairingRefused(reason: String)
+    /// The push server revoked this device, or no longer knows it: pair
+    /// again, or remove the pairing with `unpairPush(accountId:force: true)`.
+    case deviceRevoked(reason: String)
+    /// The prompt can no longer be shown or answered: it expired, was
+    /// answered, or is unknown.
+    case promptUnavailable(reason: String)
+    /// A prompt failed verification under the pinned server key (forged,
+    /// for another device, malformed): it was dropped; never show it.
+    case untrustedPrompt(reason: String)
+    /// A notification's payload is not Tessera's wake-up (`{"prompt_id": …}`).
+    case invalidPushPayload(reason: String)
+    /// The push server could not be reached or answered oddly (offline, a
+    /// timeout, a server error, the device clock far off): try again later.
+    case pushNetwork(reason: String)
+    /// The push server refused the request (prompts blocked after a fraud
+    /// report, too many prompts, …).
+    case pushRefused(reason: String)
     /// Anything else (file system, crypto, or the bindings themselves).
     case internalError(reason: String)
 
@@ -85,6 +106,20 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             self = .vaultDamaged(reason: reason)
         case let .Time(reason):
             self = .time(reason: reason)
+        case let .PairingRefused(reason):
+            self = .pairingRefused(reason: reason)
+        case let .DeviceRevoked(reason):
+            self = .deviceRevoked(reason: reason)
+        case let .PromptUnavailable(reason):
+            self = .promptUnavailable(reason: reason)
+        case let .UntrustedPrompt(reason):
+            self = .untrustedPrompt(reason: reason)
+        case let .InvalidPushPayload(reason):
+            self = .invalidPushPayload(reason: reason)
+        case let .PushNetwork(reason):
+            self = .pushNetwork(reason: reason)
+        case let .PushRefused(reason):
+            self = .pushRefused(reason: reason)
         case let .Internal(reason):
             self = .internalError(reason: reason)
         }
@@ -111,6 +146,13 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             let .keystoreUnavailable(reason),
             let .vaultDamaged(reason),
             let .time(reason),
+            let .pairingRefused(reason),
+            let .deviceRevoked(reason),
+            let .promptUnavailable(reason),
+            let .untrustedPrompt(reason),
+            let .invalidPushPayload(reason),
+            let .pushNetwork(reason),
+            let .pushRefused(reason),
             let .internalError(reason):
             return reason
         case let .accountNotFound(id):
@@ -123,6 +165,14 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             return "a vault already exists"
         case .locked:
             return "the vault is locked"
+        case .pairingRefused:
+            return "Ask the site for a new QR code and scan it again."
+        case .deviceRevoked:
+            return "Pair this device with the site again, or remove the pairing."
+        case .untrustedPrompt:
+            return "Do not approve a sign-in you did not start."
+        case .pushNetwork:
+            return "Check the network connection and try again."
         case .wrongPassword:
             return "wrong password"
         case .wrongRecoveryKey:
@@ -143,10 +193,18 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             return "Update Tessera if the vault came from a newer version; otherwise restore it from a backup."
         case .time:
             return "Check the network connection; codes use the device clock until then."
+        case .pairingRefused:
+            return "Ask the site for a new QR code and scan it again."
+        case .deviceRevoked:
+            return "Pair this device with the site again, or remove the pairing."
+        case .untrustedPrompt:
+            return "Do not approve a sign-in you did not start."
+        case .pushNetwork:
+            return "Check the network connection and try again."
         case .wrongPassword, .wrongRecoveryKey:
             return "Try again, paying attention to capital letters."
         case .invalidInput, .accountNotFound, .duplicateAccount, .noVault, .vaultExists, .locked,
-            .internalError:
+            .promptUnavailable, .invalidPushPayload, .pushRefused, .internalError:
             return nil
         }
     }

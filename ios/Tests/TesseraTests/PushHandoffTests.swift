@@ -1,12 +1,13 @@
 import Foundation
 import Tessera
+import TesseraFFI
 import XCTest
 
 /// The APNs hand-off routes payloads, tokens and answers to the installed
 /// `PushPayloadHandler`, and does nothing without one.
 final class PushHandoffTests: XCTestCase {
     /// Records what it is given and returns a fixed prompt: a test double for
-    /// routing only (push itself is not in the Rust API yet).
+    /// the routing (the real handler is tested in `PushTests`).
     private final class RecordingHandler: PushPayloadHandler, @unchecked Sendable {
         private let lock = NSLock()
         private var payloads: [Data] = []
@@ -33,8 +34,9 @@ final class PushHandoffTests: XCTestCase {
             return prompt
         }
 
-        func answer(_ answer: PushAnswer, to prompt: PushPrompt) async throws {
+        func answer(_ answer: PushAnswer, to prompt: PushPrompt) async throws -> AnswerOutcome {
             record { answers.append(answer) }
+            return .approved
         }
 
         private func record(_ body: () -> Void) {
@@ -45,13 +47,20 @@ final class PushHandoffTests: XCTestCase {
     }
 
     private static let prompt = PushPrompt(
+        accountId: "account-1",
         id: "challenge-1",
         site: "Example",
-        accountName: "alice",
-        context: PushRequestContext(ipAddress: "192.0.2.1", location: "Lyon, France", application: "Firefox"),
-        issuedAt: Date(timeIntervalSince1970: 1_700_000_000),
-        expiresAt: Date(timeIntervalSince1970: 1_700_000_060),
-        numberMatching: .enter(digits: 2)
+        user: "alice",
+        ip: "192.0.2.1",
+        location: "Lyon, France",
+        userAgent: "Firefox",
+        app: nil,
+        mode: .entry,
+        choices: [],
+        issuedAt: 1_700_000_000,
+        expiresAt: 1_700_000_060,
+        secondsLeft: 60,
+        timeChecked: true
     )
 
     func testWithoutAHandlerNothingHappens() async throws {
@@ -63,7 +72,7 @@ final class PushHandoffTests: XCTestCase {
         let registered = try await handoff.registerDeviceToken(Data([1, 2, 3]))
         XCTAssertFalse(registered)
         do {
-            try await handoff.answer(.deny, to: Self.prompt)
+            _ = try await handoff.answer(.deny, to: Self.prompt)
             XCTFail("answering without a handler must fail")
         } catch let error as PushHandoffError {
             XCTAssertEqual(error, .noHandler)
@@ -73,7 +82,7 @@ final class PushHandoffTests: XCTestCase {
     func testPayloadsTokensAndAnswersReachTheHandler() async throws {
         let handler = RecordingHandler(prompt: Self.prompt)
         let handoff = PushHandoff(handler: handler)
-        let payload = try XCTUnwrap(PushHandoff.payload(fromUserInfo: ["challenge": "challenge-1", "aps": ["content-available": 1]]))
+        let payload = try XCTUnwrap(PushHandoff.payload(fromUserInfo: ["prompt_id": "challenge-1", "aps": ["content-available": 1]]))
 
         let delivery = await handoff.deliver(payload)
         XCTAssertEqual(delivery, .prompt(Self.prompt))
@@ -83,12 +92,13 @@ final class PushHandoffTests: XCTestCase {
 
         let registered = try await handoff.registerDeviceToken(Data([0xAB, 0xCD]))
         XCTAssertTrue(registered)
-        try await handoff.answer(.approve(number: "42"), to: Self.prompt)
+        let outcome = try await handoff.answer(.approve(number: "123456"), to: Self.prompt)
+        XCTAssertEqual(outcome, .approved)
 
         let received = handler.received
         XCTAssertEqual(received.payloads, [payload])
         XCTAssertEqual(received.tokens, [Data([0xAB, 0xCD])])
-        XCTAssertEqual(received.answers, [.approve(number: "42")])
+        XCTAssertEqual(received.answers, [.approve(number: "123456")])
     }
 
     func testAHandlerWithNothingToShowPublishesNothing() async throws {
@@ -108,5 +118,6 @@ final class PushHandoffTests: XCTestCase {
     func testExpiry() {
         XCTAssertFalse(Self.prompt.isExpired(at: Date(timeIntervalSince1970: 1_700_000_059)))
         XCTAssertTrue(Self.prompt.isExpired(at: Date(timeIntervalSince1970: 1_700_000_060)))
+        XCTAssertEqual(TesseraPushHandler.hexToken(Data([0x0A, 0xFF])), "0aff")
     }
 }

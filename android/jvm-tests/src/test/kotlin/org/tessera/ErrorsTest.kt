@@ -27,6 +27,13 @@ class ErrorsTest {
         is TesseraException.KeystoreUnavailable, is TesseraException.Storage -> "use the password"
         is TesseraException.VaultDamaged -> "restore a backup"
         is TesseraException.Time -> "check the network"
+        is TesseraException.PairingRefused -> "ask the site for a new QR code"
+        is TesseraException.DeviceRevoked -> "pair again"
+        is TesseraException.PromptUnavailable -> "nothing to answer"
+        is TesseraException.UntrustedPrompt -> "warn the user"
+        is TesseraException.InvalidPushPayload -> "ignore the message"
+        is TesseraException.PushNetwork -> "try again later"
+        is TesseraException.PushRefused -> "tell the user why"
         is TesseraException.Internal -> "report a bug"
         is TesseraException.Closed -> "reopen"
     }

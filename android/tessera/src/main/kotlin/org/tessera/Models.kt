@@ -16,6 +16,34 @@ typealias Algorithm = org.tessera.ffi.Algorithm
 typealias ClockState = org.tessera.ffi.ClockState
 
 /**
+ * An account paired with a push server: its id (the same as [Account.id]), site, user, server,
+ * this device's id and name there, when it was paired, and whether it also has codes.
+ */
+typealias PushAccount = org.tessera.ffi.PushAccount
+
+/**
+ * A verified sign-in request: account, id, site, user, where it comes from (IP, location,
+ * browser, app), how the number is given ([PromptMode]; `choices` in choice mode), when it was
+ * issued and expires, the seconds left when it was read, and whether the expiry was checked
+ * against a known time. Its text comes from the site: show it as plain text.
+ */
+typealias PushPrompt = org.tessera.ffi.PushPrompt
+
+/** How the number is given: typed ([PromptMode.ENTRY]) or picked among three ([PromptMode.CHOICE]). */
+typealias PromptMode = org.tessera.ffi.PromptMode
+
+
+/** The user's answer: approve (with the number), deny, or report fraud. */
+typealias PushDecision = org.tessera.ffi.PushDecision
+
+// The sealed push types are used as generated, from org.tessera.ffi: Kotlin does not reach a
+// sealed class's variants through a type alias. `PushDelivery` (Stream, Webpush, Fcm, Apns),
+// `AnswerOutcome` (Approved, …, WrongNumber(attemptsLeft)) and `PushEvent` (Connected,
+// Prompt(prompt), Rejected(reason), Disconnected(reason, retryInMs), Revoked(reason)).
+
+
+
+/**
  * An account as the UI shows it. It never carries the secret.
  *
  * @property id stable id, used by every other call.

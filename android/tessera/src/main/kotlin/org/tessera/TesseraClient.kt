@@ -7,8 +7,11 @@ import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.flow
 import kotlinx.coroutines.withContext
+import org.tessera.ffi.AnswerOutcome
 import org.tessera.ffi.Authenticator
 import org.tessera.ffi.AuthenticatorConfig
+import org.tessera.ffi.PushDelivery
+import org.tessera.ffi.PushEvent
 import org.tessera.ffi.SecureStorage
 import org.tessera.ffi.InternalException as FfiInternalException
 import org.tessera.ffi.TesseraException as FfiTesseraException
@@ -226,10 +229,15 @@ class TesseraClient private constructor(
      * @throws TesseraException.Time when no estimate could be made (offline, sources disagree, or
      *   none configured); the previous estimate is kept.
      */
-    suspend fun syncClock(): ClockStatus {
+    suspend fun syncClock(): ClockStatus = suspending { it.syncClock().toStatus() }
+
+    /**
+     * Runs a native async call (it suspends without holding a thread), with errors translated.
+     */
+    private suspend inline fun <T> suspending(call: (Authenticator) -> T): T {
         if (closed.get()) throw TesseraException.Closed()
         try {
-            return inner.syncClock().toStatus()
+            return call(inner)
         } catch (e: FfiTesseraException) {
             throw e.toPublic()
         } catch (e: FfiInternalException) {
@@ -237,6 +245,115 @@ class TesseraClient private constructor(
         } catch (e: IllegalStateException) {
             if (closed.get() || inner.uniffiIsDestroyed) throw TesseraException.Closed(e)
             throw e
+        }
+    }
+
+    // ------------------------------------------------------------------ push approval
+
+    /**
+     * Pairs this device with a site's push server from the `tessera-push://pair?…` URI of its QR
+     * code and stores the pairing in the vault: beside the codes of the account with the same
+     * issuer and label, or as a new push-only account. An account already paired is refused
+     * (with [TesseraException.InvalidInput]) before the site's one-time code is used.
+     *
+     * @param deviceName how the site lists this device ("Pixel 9").
+     * @param delivery how the server wakes this device: [PushDelivery.Fcm] with the FCM token, or
+     *   [PushDelivery.Stream] when the app keeps [pushEvents] open.
+     * @throws TesseraException.PairingRefused when the code was used or expired, or the server's
+     *   key does not match the code.
+     * @throws TesseraException.PushNetwork when the server cannot be reached.
+     */
+    suspend fun pairPush(uri: String, deviceName: String, delivery: PushDelivery = PushDelivery.Stream): PushAccount =
+        suspending { it.pairPush(uri, deviceName, delivery) }
+
+    /** Every account paired with a push server, in display order. */
+    suspend fun pushAccounts(): List<PushAccount> = io { it.pushAccounts() }
+
+    /**
+     * Reads a push message's payload (an FCM data message's bytes, see
+     * `TesseraMessagingService.payloadOf`) and returns the id of the prompt it announces. Quick
+     * and strict; needs no unlocked vault.
+     *
+     * @throws TesseraException.InvalidPushPayload when it is not Tessera's wake-up.
+     */
+    fun handlePushPayload(payload: ByteArray): String = blocking { it.handlePushPayload(payload) }
+
+    /** Every pending, verified prompt of a paired account (for start-up and polling). */
+    suspend fun pendingPrompts(accountId: String): List<PushPrompt> = suspending { it.pendingPrompts(accountId) }
+
+    /**
+     * Fetches and verifies one prompt of a paired account.
+     *
+     * @throws TesseraException.PromptUnavailable when it expired, was answered or is unknown.
+     * @throws TesseraException.UntrustedPrompt when it fails verification (never show it).
+     */
+    suspend fun fetchPrompt(accountId: String, promptId: String): PushPrompt =
+        suspending { it.fetchPrompt(accountId, promptId) }
+
+    /**
+     * Finds a prompt among every paired account: for a wake-up, which names only the prompt.
+     *
+     * @throws TesseraException.PromptUnavailable when no paired account has it pending.
+     */
+    suspend fun findPrompt(promptId: String): PushPrompt {
+        var last: TesseraException = TesseraException.PromptUnavailable("no paired account knows this prompt")
+        for (account in pushAccounts()) {
+            try {
+                return fetchPrompt(account.accountId, promptId)
+            } catch (e: TesseraException.PromptUnavailable) {
+                last = e
+            } catch (e: TesseraException.DeviceRevoked) {
+                last = e
+            }
+        }
+        throw last
+    }
+
+    /**
+     * Answers a prompt, signed by this device's key. [number] is the one the user typed or
+     * picked; it is needed to approve. A wrong number is an outcome ([AnswerOutcome.WrongNumber]
+     * with the tries left), not an exception.
+     *
+     * @throws TesseraException.InvalidInput when approving without a number, or with one that is
+     *   not among the choices.
+     */
+    suspend fun answerPrompt(
+        accountId: String,
+        promptId: String,
+        decision: PushDecision,
+        number: String? = null,
+    ): AnswerOutcome = suspending { it.answerPrompt(accountId, promptId, decision, number) }
+
+    /**
+     * Unpairs an account: the server revokes this device, then the pairing leaves the vault (a
+     * push-only account with it). When the server cannot be told nothing changes, unless [force]
+     * is set. Returns true when the server was told.
+     */
+    suspend fun unpairPush(accountId: String, force: Boolean = false): Boolean =
+        suspending { it.unpairPush(accountId, force) }
+
+    /** Tells the server of a paired account a new way to reach this device (a new FCM token). */
+    suspend fun updatePushDelivery(accountId: String, delivery: PushDelivery): Unit =
+        suspending { it.updatePushDelivery(accountId, delivery) }
+
+    /**
+     * The prompt stream of a paired account, as a cold [Flow]: collecting it opens the
+     * connection (it reconnects by itself and emits [PushEvent.Disconnected] meanwhile), and
+     * cancelling the collector cancels the native subscription and closes it. The flow
+     * completes after [PushEvent.Revoked]; it fails with [TesseraException.Locked],
+     * [TesseraException.InvalidInput] (not paired) or [TesseraException.AccountNotFound] at
+     * the start.
+     */
+    fun pushEvents(accountId: String): Flow<PushEvent> = flow {
+        val subscription = io { it.subscribePush(accountId) }
+        try {
+            while (true) {
+                val event = subscription.next() ?: break
+                emit(event)
+            }
+        } finally {
+            subscription.cancel()
+            subscription.close()
         }
     }
 

@@ -65,6 +65,39 @@ sealed class TesseraException(message: String, cause: Throwable? = null) : Excep
     /** No time source could be reached or believed; the previous clock estimate is kept. */
     class Time(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
 
+    /**
+     * The push server refused the pairing: its QR code was already used or has expired, or the
+     * server's key does not match the code's fingerprint. Ask the site for a new QR code.
+     */
+    class PairingRefused(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /**
+     * The push server revoked this device (or no longer knows it): pair again, or remove the
+     * pairing with `unpairPush(accountId, force = true)`.
+     */
+    class DeviceRevoked(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /** The prompt can no longer be shown or answered: it expired, was answered, or is unknown. */
+    class PromptUnavailable(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /**
+     * A prompt failed verification under the server key pinned at pairing (forged, for another
+     * device, malformed). It was dropped: never show it.
+     */
+    class UntrustedPrompt(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /** A push message's payload is not Tessera's wake-up (`{"prompt_id": "…"}`). */
+    class InvalidPushPayload(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /**
+     * The push server could not be reached or answered oddly (offline, a timeout, a server
+     * error, this device's clock far off): try again later.
+     */
+    class PushNetwork(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /** The push server refused the request (prompts blocked after a fraud report, …). */
+    class PushRefused(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
     /** Anything else (file system, crypto, a bug in the core): [reason] says what happened. */
     class Internal(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
 
@@ -91,6 +124,13 @@ internal fun FfiTesseraException.toPublic(): TesseraException = when (this) {
     is FfiTesseraException.Storage -> TesseraException.Storage(reason, this)
     is FfiTesseraException.VaultDamaged -> TesseraException.VaultDamaged(reason, this)
     is FfiTesseraException.Time -> TesseraException.Time(reason, this)
+    is FfiTesseraException.PairingRefused -> TesseraException.PairingRefused(reason, this)
+    is FfiTesseraException.DeviceRevoked -> TesseraException.DeviceRevoked(reason, this)
+    is FfiTesseraException.PromptUnavailable -> TesseraException.PromptUnavailable(reason, this)
+    is FfiTesseraException.UntrustedPrompt -> TesseraException.UntrustedPrompt(reason, this)
+    is FfiTesseraException.InvalidPushPayload -> TesseraException.InvalidPushPayload(reason, this)
+    is FfiTesseraException.PushNetwork -> TesseraException.PushNetwork(reason, this)
+    is FfiTesseraException.PushRefused -> TesseraException.PushRefused(reason, this)
     is FfiTesseraException.Internal -> TesseraException.Internal(reason, this)
 }
 

@@ -20,7 +20,9 @@ import org.tessera.TesseraException
 
 /**
  * Adds accounts: from an `otpauth://` URI typed or pasted (or opened from a link), or from a
- * picture of a QR code picked from the gallery or files, decoded by the core.
+ * picture of a QR code picked from the gallery or files, decoded by the core. A
+ * `tessera-push://pair?…` URI pairs this phone with the site's push server instead (woken through
+ * FCM when the app has a token, see [TesseraApp.pushDelivery]).
  *
  * Live camera scanning needs a camera library (CameraX lives on Google's Maven repository);
  * picking a screenshot or photo covers the same QR codes with framework APIs only.
@@ -38,10 +40,15 @@ class AddAccountActivity : Activity() {
         setContentView(R.layout.activity_add_account)
         uriInput = view(R.id.uri_input)
         status = view(R.id.status_text)
-        intent?.data?.takeIf { it.scheme == "otpauth" }?.let { uriInput.setText(it.toString()) }
+        intent?.data?.takeIf { it.scheme == "otpauth" || it.scheme == "tessera-push" }
+            ?.let { uriInput.setText(it.toString()) }
         view<Button>(R.id.add_uri_button).setOnClickListener {
             val text = uriInput.text.toString().trim()
-            scope.launch { add { listOf(client.addUri(text)) } }
+            if (text.lowercase().startsWith("tessera-push:")) {
+                scope.launch { pair(text) }
+            } else {
+                scope.launch { add { listOf(client.addUri(text)) } }
+            }
         }
         view<Button>(R.id.scan_image_button).setOnClickListener {
             val pick = Intent(Intent.ACTION_GET_CONTENT)
@@ -97,6 +104,19 @@ class AddAccountActivity : Activity() {
         if (warnings.isNotEmpty()) showMessage(R.string.added_with_warnings, warnings.joinToString("\n"))
         val names = added.joinToString(", ") { it.account.displayName }
         Toast.makeText(this, getString(R.string.added, names), Toast.LENGTH_SHORT).show()
+        finish()
+    }
+
+    private suspend fun pair(uri: String) {
+        status.setText(R.string.pairing)
+        val paired = try {
+            client.pairPush(uri, android.os.Build.MODEL.take(64), (application as TesseraApp).pushDelivery())
+        } catch (e: TesseraException) {
+            status.text = describe(e)
+            return
+        }
+        val name = if (paired.issuer.isEmpty()) paired.label else "${paired.issuer} (${paired.label})"
+        Toast.makeText(this, getString(R.string.paired, name), Toast.LENGTH_SHORT).show()
         finish()
     }
 

@@ -94,6 +94,13 @@ class MainActivity : Activity() {
     /** Opens the vault: creates it the first time, else the keystore, else the password. */
     private suspend fun unlock(): Boolean {
         if (client.isUnlocked) return true
+        val unlocked = unlockVault()
+        // A push token that arrived while the vault was locked can be sent now.
+        if (unlocked) app.unlocked()
+        return unlocked
+    }
+
+    private suspend fun unlockVault(): Boolean {
         if (!client.vaultExists()) {
             val recoveryKey = client.createVault()
             showMessage(R.string.recovery_key_title, getString(R.string.recovery_key_message, recoveryKey))

@@ -1,6 +1,7 @@
 package org.tessera.app
 
 import android.app.Application
+import android.content.Context
 import android.os.SystemClock
 import java.io.File
 import kotlinx.coroutines.CoroutineScope
@@ -10,17 +11,19 @@ import kotlinx.coroutines.launch
 import org.tessera.TesseraClient
 import org.tessera.TesseraException
 import org.tessera.android.KeystoreSecureStorage
+import org.tessera.android.PushPayloadHandler
+import org.tessera.android.TesseraPushHandler
 import org.tessera.ffi.AuthenticatorConfig
+import org.tessera.ffi.PushDelivery
 
 /**
  * The application: owns the one [TesseraClient] of the app, over `filesDir/tessera` and a
- * [KeystoreSecureStorage], and keeps the trusted clock synced in the background.
- *
- * When push approval lands in the core, this class implements
- * [org.tessera.android.PushPayloadHandler] and forwards to the client.
+ * [KeystoreSecureStorage], keeps the trusted clock synced in the background, and is the app's
+ * [PushPayloadHandler]: FCM wake-ups and tokens go to a [TesseraPushHandler], whose prompts
+ * [PromptNotifier] shows as notifications that open [PushPromptActivity].
  */
-class TesseraApp : Application() {
-    /** Work that outlives an activity: clock syncs. */
+class TesseraApp : Application(), PushPayloadHandler {
+    /** Work that outlives an activity: clock syncs, push wake-ups. */
     val appScope = CoroutineScope(SupervisorJob() + Dispatchers.Main)
 
     /** The app's Tessera client, opened on first use. */
@@ -32,8 +35,41 @@ class TesseraApp : Application() {
         )
     }
 
+    /** Push approval: wake-ups, tokens, and the notifications they lead to. */
+    val push: TesseraPushHandler by lazy {
+        TesseraPushHandler({ client }, appScope, PromptNotifier(this))
+    }
+
     @Volatile
     private var lastSyncAt = Long.MIN_VALUE
+
+    override fun onPushPayload(payload: ByteArray) = push.onPushPayload(payload)
+
+    override fun onNewPushToken(token: String) {
+        // Kept for pairings made later (see pushDelivery), then sent to the paired servers.
+        getSharedPreferences(PREFS, Context.MODE_PRIVATE).edit().putString(KEY_FCM_TOKEN, token).apply()
+        push.onNewPushToken(token)
+    }
+
+    /**
+     * How new pairings ask to be woken: FCM with the last token FCM gave this app, or the stream
+     * when there is none (no Google services, or no `google-services.json` in the build).
+     */
+    fun pushDelivery(): PushDelivery =
+        getSharedPreferences(PREFS, Context.MODE_PRIVATE).getString(KEY_FCM_TOKEN, null)
+            ?.let { PushDelivery.Fcm(it) }
+            ?: PushDelivery.Stream
+
+    /** After an unlock: sends an FCM token that arrived while the vault was locked. */
+    fun unlocked() {
+        appScope.launch {
+            try {
+                push.sendPendingToken()
+            } catch (e: TesseraException) {
+                // Reported by the handler; tried again with the next token or unlock.
+            }
+        }
+    }
 
     /**
      * Syncs the trusted clock in the background unless it was done in the last ten minutes;
@@ -55,5 +91,7 @@ class TesseraApp : Application() {
 
     private companion object {
         const val SYNC_INTERVAL_MS = 10 * 60 * 1000L
+        const val PREFS = "tessera.push"
+        const val KEY_FCM_TOKEN = "fcm_token"
     }
 }

@@ -3,23 +3,20 @@ package org.tessera.android
 import android.content.Context
 
 /**
- * Where the Android push glue hands its input: FCM tokens and payloads from
- * [TesseraMessagingService], and the user's answers from the push prompt screen.
+ * Where [TesseraMessagingService] hands FCM traffic: new registration tokens and the payload
+ * bytes of data messages. The app's `Application` implements it, normally by delegating to a
+ * [TesseraPushHandler], which passes everything to the Rust core: the core owns the protocol
+ * (reading the wake-up, fetching and verifying the signed prompt, signing the answer).
  *
- * Push approval is not in Tessera's core API yet. When it lands (the push issue), the app's
- * `Application` implements this interface and forwards everything to the core: the core owns
- * the protocol (verifying the signed prompt, fetching its details, signing the answer). Until
- * then nothing implements it, and the glue says so instead of pretending to work.
+ * Both calls come on the service's main thread and must return quickly: start the work in a
+ * coroutine scope that outlives the service.
  */
 interface PushPayloadHandler {
-    /** FCM issued a new registration token; the core will register it with the push servers. */
+    /** FCM issued a new registration token: tell every paired push server. */
     fun onNewPushToken(token: String)
 
-    /** A push message arrived: its raw payload bytes, exactly as delivered, to be verified by the core. */
+    /** A data message arrived: its payload bytes, exactly as delivered (see `payloadOf`). */
     fun onPushPayload(payload: ByteArray)
-
-    /** The user answered a push prompt on the prompt screen. */
-    fun onPromptAnswered(answer: PushPromptAnswer)
 
     /** Lookup. */
     companion object {
@@ -27,25 +24,3 @@ interface PushPayloadHandler {
         fun from(context: Context): PushPayloadHandler? = context.applicationContext as? PushPayloadHandler
     }
 }
-
-/** What the user decided about a push prompt. */
-enum class PushDecision {
-    /** It was me: approve, with the number the login page shows. */
-    APPROVE,
-
-    /** Not now: deny. */
-    DENY,
-
-    /** It was not me: deny and tell the site. */
-    REPORT_FRAUD,
-}
-
-/**
- * The user's answer to one prompt.
- *
- * @property promptId the prompt's id, as delivered.
- * @property decision approve, deny or report fraud.
- * @property enteredNumber the number typed from the login page (number matching); `null` unless
- *   approving.
- */
-data class PushPromptAnswer(val promptId: String, val decision: PushDecision, val enteredNumber: String?)

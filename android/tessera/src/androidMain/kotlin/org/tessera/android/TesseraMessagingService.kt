@@ -7,12 +7,13 @@ import org.json.JSONObject
 
 /**
  * Receives Firebase Cloud Messaging events and hands them, unchanged, to the app's
- * [PushPayloadHandler].
+ * [PushPayloadHandler] (normally a [TesseraPushHandler]).
  *
- * The push protocol is not in Tessera's core yet (it lands with the push issue): this service
- * decides nothing and verifies nothing. It forwards the message's raw payload when it has one,
- * or else its data map as a JSON object in UTF-8; the core will verify and parse it. With no
- * handler registered, events are logged and dropped.
+ * The service decides nothing and verifies nothing: a wake-up only names a prompt, which the
+ * core then fetches from the paired server and verifies under the pinned key. It forwards the
+ * message's raw payload when it has one, or else its data map as a JSON object in UTF-8 (the
+ * server sends `{"prompt_id": "…"}` as data). With no handler registered, events are logged and
+ * dropped.
  *
  * Register it in the app manifest with the `com.google.firebase.MESSAGING_EVENT` intent filter.
  */
@@ -21,7 +22,7 @@ class TesseraMessagingService : FirebaseMessagingService() {
     override fun onNewToken(token: String) {
         val handler = PushPayloadHandler.from(this)
         if (handler == null) {
-            Log.i(TAG, "new push token ignored: push approval is not available yet")
+            Log.i(TAG, "new push token ignored: the app has no push handler")
             return
         }
         handler.onNewPushToken(token)
@@ -30,7 +31,7 @@ class TesseraMessagingService : FirebaseMessagingService() {
     override fun onMessageReceived(message: RemoteMessage) {
         val handler = PushPayloadHandler.from(this)
         if (handler == null) {
-            Log.w(TAG, "push message dropped: push approval is not available yet")
+            Log.w(TAG, "push message dropped: the app has no push handler")
             return
         }
         handler.onPushPayload(payloadOf(message))
