@@ -101,4 +101,7 @@ TESSERA_SKIP_BENCHMARK=1 bash scripts/kotlin-tests.sh
 step "Swift: the generated bindings and the Swift sources match the Rust API"
 bash scripts/check-swift-bindings.sh --no-generate
 
+step "push server load test, short (500 streams, 200 prompts/s; fails on any lost prompt)"
+bash scripts/load-test.sh --quick
+
 step "all checks passed in $((SECONDS - start)) s"

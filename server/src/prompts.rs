@@ -24,13 +24,14 @@ use serde::Serialize;
 use sqlx::SqliteConnection;
 use tessera_core::push::messages::{VERSION, random_id};
 use tessera_core::push::{
-    AnswerClaims, Decision, PromptClaims, PromptContext, PromptMode, PublicKey, jws,
+    AnswerClaims, Decision, PromptClaims, PromptContext, PromptMode, ProofClaims, jws,
 };
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::constant_time_eq;
 use crate::db::{self, begin_write};
+use crate::device::Device;
 use crate::hub::StreamEvent;
 use crate::notify::{Delivery, NotifyError, Wakeup};
 use crate::{ApiError, AppState};
@@ -521,12 +522,10 @@ pub struct AnswerResult {
 /// The answering device, as authenticated by its request proof.
 #[derive(Debug, Clone, Copy)]
 pub struct Answerer<'a> {
-    /// The device's id.
-    pub device_id: &'a str,
-    /// The device's user.
-    pub user: &'a str,
-    /// The device's registered key.
-    pub key: &'a PublicKey,
+    /// The device (verified by its request proof).
+    pub device: &'a Device,
+    /// The request's proof, recorded in the answer's transaction.
+    pub proof: &'a ProofClaims,
 }
 
 /// Applies a device's signed answer (§5): the answer must verify under the
@@ -535,15 +534,19 @@ pub struct Answerer<'a> {
 /// is recorded in the same transaction as the state change.
 pub async fn answer(
     state: &AppState,
-    device: Answerer<'_>,
+    answerer: Answerer<'_>,
     token: &str,
 ) -> Result<AnswerResult, ApiError> {
     let bad = |e: &dyn std::fmt::Display| ApiError::BadRequest(format!("answer: {e}"));
     // The prompt id is needed to find the nonce the strict check compares;
     // read it from the payload once the signature is known to be the
     // device's.
-    let verified = jws::verify(token, device.key, tessera_core::push::messages::ANSWER_TYP)
-        .map_err(|e| bad(&e))?;
+    let verified = jws::verify(
+        token,
+        &answerer.device.key,
+        tessera_core::push::messages::ANSWER_TYP,
+    )
+    .map_err(|e| bad(&e))?;
     #[derive(serde::Deserialize)]
     struct PromptIdOnly {
         prompt_id: String,
@@ -552,21 +555,28 @@ pub async fn answer(
         serde_json::from_slice(&verified.payload).map_err(|_| bad(&"prompt_id: missing"))?;
 
     let mut tx = begin_write(&state.writer).await?;
+    crate::device::record_proof(&mut tx, answerer.device, answerer.proof).await?;
     let now = db::now();
     let row = fetch(&mut tx, &prompt_id).await?;
     let delivered: Option<(i64,)> =
         sqlx::query_as("SELECT seq FROM deliveries WHERE prompt_id = ? AND device_id = ?")
             .bind(&prompt_id)
-            .bind(device.device_id)
+            .bind(&answerer.device.id)
             .fetch_optional(&mut *tx)
             .await?;
     // One answer for "no such prompt" and "not yours": no oracle.
     let row = match row {
-        Some(row) if row.user == device.user && delivered.is_some() => row,
+        Some(row) if row.user == answerer.device.user && delivered.is_some() => row,
         _ => return Err(ApiError::NotFound("prompt")),
     };
-    let claims = AnswerClaims::verify(token, device.key, device.device_id, &row.id, &row.nonce)
-        .map_err(|e| bad(&e))?;
+    let claims = AnswerClaims::verify(
+        token,
+        &answerer.device.key,
+        &answerer.device.id,
+        &row.id,
+        &row.nonce,
+    )
+    .map_err(|e| bad(&e))?;
 
     let hash = digest::digest(&digest::SHA256, token.as_bytes());
     let used: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM used_answers WHERE hash = ?")
@@ -635,7 +645,7 @@ pub async fn answer(
         .bind(new_state.as_str())
         .bind(i64::from(attempts_left))
         .bind(now)
-        .bind(device.device_id)
+        .bind(&answerer.device.id)
         .bind(new_state == PromptState::FraudReported)
         .bind(&row.id)
         .execute(&mut *tx)

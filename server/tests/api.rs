@@ -760,3 +760,47 @@ fn oversize_bodies_and_bad_requests_are_refused() {
         .rp("POST", "/v1/rp/prompts", Some(json!({"user": "nobody"})))
         .expect_error(404, "not_found");
 }
+
+#[test]
+fn an_answer_proof_is_single_use_whether_or_not_the_answer_was_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let device = pair(&server, "alice").device;
+    let kid = KeyRef::Kid(device.id.clone());
+    let path = "/v1/device/answer";
+    let (id, number) = server.prompt("alice", json!({}));
+    let prompt = device.prompt(&server, &id);
+
+    // Refused answer (a wrong number): the proof is used up all the same.
+    let wrong_body =
+        json!({"answer": device.answer_token(&prompt, Decision::Approve, Some(&wrong(&number)))})
+            .to_string();
+    let token = proof(
+        &server,
+        &device.key,
+        &kid,
+        "POST",
+        path,
+        wrong_body.as_bytes(),
+    );
+    let headers = [("Tessera-Proof", token.as_str())];
+    http(&server.addr, "POST", path, &headers, wrong_body.as_bytes())
+        .expect_error(422, "wrong_number");
+    http(&server.addr, "POST", path, &headers, wrong_body.as_bytes())
+        .expect_error(401, "bad_proof");
+
+    // An answer that is not even JSON: likewise.
+    let token = proof(&server, &device.key, &kid, "POST", path, b"{");
+    let headers = [("Tessera-Proof", token.as_str())];
+    http(&server.addr, "POST", path, &headers, b"{").expect_error(400, "bad_request");
+    http(&server.addr, "POST", path, &headers, b"{").expect_error(401, "bad_proof");
+
+    // A taken answer: the replayed request is refused on the proof.
+    let body = json!({"answer": device.answer_token(&prompt, Decision::Approve, Some(&number))})
+        .to_string();
+    let token = proof(&server, &device.key, &kid, "POST", path, body.as_bytes());
+    let headers = [("Tessera-Proof", token.as_str())];
+    http(&server.addr, "POST", path, &headers, body.as_bytes()).expect(200);
+    http(&server.addr, "POST", path, &headers, body.as_bytes()).expect_error(401, "bad_proof");
+    assert_eq!(server.outcome(&id)["state"], "approved");
+}
