@@ -154,6 +154,10 @@ pub enum FormatArg {
     Otpauth,
     /// Google Authenticator's otpauth-migration:// URIs, one QR batch per line (plain text).
     Google,
+    /// Google Authenticator's export as QR code images: one PNG per batch,
+    /// written into the --out directory (scan them with Google Authenticator).
+    #[value(name = "google-qr")]
+    GoogleQr,
     /// 2FAS backup (import only).
     Twofas,
 }
@@ -181,7 +185,8 @@ pub struct ExportArgs {
     /// The format.
     #[arg(long, value_enum)]
     pub format: FormatArg,
-    /// The file to write ("-" for stdout); it must not exist yet.
+    /// The file to write ("-" for stdout), or for google-qr the directory to
+    /// create; it must not exist yet.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Export anyway when the format cannot carry some accounts (they are left out).

@@ -27,3 +27,20 @@ pub fn render_terminal(text: &str) -> Result<String, CliError> {
         .quiet_zone(true)
         .build())
 }
+
+/// Draws `text` as a QR code in a PNG image (black on white, a quiet zone,
+/// at least 600 pixels wide so a phone camera reads dense batches).
+pub fn render_png(text: &str) -> Result<Vec<u8>, CliError> {
+    let code = QrCode::new(text.as_bytes())
+        .map_err(|e| CliError::failure(format!("cannot make a QR code: {e}")))?;
+    let image = code
+        .render::<image::Luma<u8>>()
+        .quiet_zone(true)
+        .min_dimensions(600, 600)
+        .build();
+    let mut png = Vec::new();
+    image::DynamicImage::ImageLuma8(image)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| CliError::failure(format!("cannot encode a PNG image: {e}")))?;
+    Ok(png)
+}

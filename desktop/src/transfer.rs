@@ -19,7 +19,7 @@ impl From<FormatArg> for Format {
             FormatArg::Tessera => Format::TesseraBackup,
             FormatArg::Aegis => Format::Aegis,
             FormatArg::Otpauth => Format::OtpauthList,
-            FormatArg::Google => Format::GoogleMigration,
+            FormatArg::Google | FormatArg::GoogleQr => Format::GoogleMigration,
             FormatArg::Twofas => Format::TwoFas,
         }
     }
@@ -282,6 +282,84 @@ fn export_verified(
     Ok(accounts.len() - exported.warnings.len())
 }
 
+/// Writes Google Authenticator's export as one PNG per batch into a new
+/// directory `out`, then decodes every image back and checks the batches
+/// hold exactly the accounts meant. On any mismatch the directory is removed.
+/// Returns (accounts, images).
+fn export_google_qr(vault: &Vault, out: &Path, force: bool) -> Result<(usize, usize), CliError> {
+    let format = Format::GoogleMigration;
+    let exporter = format
+        .exporter()
+        .ok_or_else(|| CliError::failure("the Google exporter is missing"))?;
+    let accounts = vault.accounts();
+    let exported = exporter
+        .export(accounts, None, force)
+        .map_err(transfer_error)?;
+    for warning in &exported.warnings {
+        eprintln!("warning: left out: {warning}");
+    }
+    let text = std::str::from_utf8(&exported.bytes)
+        .map_err(|_| CliError::failure("the Google export is not text"))?;
+    let batches: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    create_private_dir(out)?;
+    let result = write_and_check_batches(out, &batches, &exported, accounts);
+    if let Err(error) = result {
+        let _ = std::fs::remove_dir_all(out);
+        return Err(error);
+    }
+    Ok((accounts.len() - exported.warnings.len(), batches.len()))
+}
+
+fn write_and_check_batches(
+    out: &Path,
+    batches: &[&str],
+    exported: &Exported,
+    accounts: &[Account],
+) -> Result<(), CliError> {
+    let total = batches.len();
+    let mut paths = Vec::with_capacity(total);
+    for (index, batch) in batches.iter().enumerate() {
+        let path = out.join(format!("google-export-{}-of-{total}.png", index + 1));
+        write_private(&path, &qr::render_png(batch)?)?;
+        paths.push(path);
+    }
+    // Read back what a camera would see: the URIs decoded from the images.
+    let mut read_back = Vec::with_capacity(total);
+    for path in &paths {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::failure(format!("cannot read back {}: {e}", path.display())))?;
+        let uris = tessera_core::qr::decode_image(&bytes).map_err(|e| {
+            CliError::failure(format!("{} does not scan back: {e}", path.display()))
+        })?;
+        read_back.extend(uris);
+    }
+    let check = Exported {
+        bytes: Zeroizing::new(read_back.join("\n").into_bytes()),
+        warnings: exported.warnings.clone(),
+    };
+    verify(Format::GoogleMigration, &check, accounts, None)
+        .map_err(|problem| CliError::failure(format!("{} was removed: {problem}", out.display())))
+}
+
+fn create_private_dir(path: &Path) -> Result<(), CliError> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::bad_input(format!(
+                "{} already exists; give a new directory for the images",
+                path.display()
+            ))
+        } else {
+            CliError::failure(format!("cannot create {}: {e}", path.display()))
+        }
+    })
+}
+
 /// `tessera export`.
 pub fn export(global: &Global, args: ExportArgs) -> Result<(), CliError> {
     let format = Format::from(args.format);
@@ -293,6 +371,16 @@ pub fn export(global: &Global, args: ExportArgs) -> Result<(), CliError> {
         );
     }
     let vault = open::open(global)?;
+    if args.format == FormatArg::GoogleQr {
+        let (count, images) = export_google_qr(&vault, &args.out, args.force)?;
+        eprintln!(
+            "Exported {count} account(s) as {images} QR code image(s) in {} (Google Authenticator \
+             export), read back and verified. Scan them in order with Google Authenticator's \
+             \"Import accounts\", then delete them.",
+            args.out.display()
+        );
+        return Ok(());
+    }
     let count = export_verified(&vault, format, &args.out, args.plain, args.force)?;
     if args.out != Path::new("-") {
         eprintln!(

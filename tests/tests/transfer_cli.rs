@@ -254,3 +254,65 @@ fn imports_preview_duplicates_and_refuse_bad_input() {
     );
     assert_ne!(exists.status.code(), Some(0));
 }
+
+#[test]
+fn google_export_as_qr_images_scans_back_into_another_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    // Enough accounts for several QR codes (one batch holds at most 10).
+    let uris: Vec<String> = (0..23)
+        .map(|i| {
+            format!(
+                "otpauth://totp/Site{i}:user{i}%40example.com?secret=JBSWY3DPEHPK3PXP{}&issuer=Site{i}",
+                ["A", "B", "C", "D", "E", "F", "G"][i % 7].repeat(8)
+            )
+        })
+        .collect();
+    let list = uris.join("\n");
+    std::fs::write(path.join("seed.txt"), &list).unwrap();
+    ok(&tessera(
+        path,
+        "a.json",
+        &["import", "seed.txt", "--yes"],
+        &[],
+    ));
+    let expected = names(path, "a.json");
+
+    let written = tessera(
+        path,
+        "a.json",
+        &["export", "--format", "google-qr", "--out", "qr"],
+        &[],
+    );
+    ok(&written);
+    assert!(
+        stderr(&written).contains("verified"),
+        "{}",
+        stderr(&written)
+    );
+    let mut images: Vec<_> = std::fs::read_dir(path.join("qr"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    images.sort();
+    assert_eq!(images.len(), 3, "{images:?}");
+    assert!(images[0].ends_with("google-export-1-of-3.png"));
+
+    // Scan every image into a new vault: the batch is recombined.
+    let mut args = vec!["import".to_string(), "--yes".into(), "--qr".into()];
+    args.extend(images.iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let imported = ok(&tessera(path, "b.json", &args, &[]));
+    assert!(imported.contains("Added 23 account(s)"), "{imported}");
+    assert_eq!(names(path, "b.json"), expected);
+
+    // The directory must be new: nothing is overwritten.
+    let again = tessera(
+        path,
+        "a.json",
+        &["export", "--format", "google-qr", "--out", "qr"],
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(4), "{}", stderr(&again));
+    assert!(stderr(&again).contains("already exists"));
+}
