@@ -55,4 +55,5 @@ kotlin {
 dependencies {
     implementation(project(":tessera"))
     implementation(libs.kotlinx.coroutines.android)
+    implementation(libs.zxing.core)
 }

@@ -134,6 +134,38 @@ pub enum TesseraError {
         /// The server's reason.
         reason: String,
     },
+    /// The file is encrypted: ask for its password and try again.
+    #[error("this file is encrypted: a password is needed")]
+    PasswordRequired,
+    /// The file cannot be read: damaged or altered (authentication failed),
+    /// truncated, too large, from a newer version, or in no format Tessera
+    /// reads.
+    #[error("{reason}")]
+    InvalidFile {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The export format cannot carry everything: nothing was exported.
+    /// Show the warnings; export again with `force` to leave those details
+    /// (or accounts) out.
+    #[error("the export would lose information for {} account(s)", .warnings.len())]
+    WouldLoseInformation {
+        /// What would be lost, per account.
+        warnings: Vec<crate::transfer::ExportWarning>,
+    },
+    /// The device-to-device transfer cannot go on (the invite expired, was
+    /// cancelled or answered by another device, or the data was not
+    /// encrypted for this device): start again on the new device.
+    #[error("{reason}")]
+    Transfer {
+        /// Why.
+        reason: String,
+    },
+    /// The code typed is not this transfer's confirmation code: nothing was
+    /// applied and the transfer is over. The data may come from someone
+    /// else's device; start again.
+    #[error("the confirmation code does not match: nothing was added; start the transfer again")]
+    ConfirmationMismatch,
     /// Anything else (file system, crypto): the reason says what happened.
     #[error("{reason}")]
     Internal {

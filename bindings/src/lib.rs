@@ -5,6 +5,10 @@ mod error;
 mod push;
 mod records;
 mod storage;
+mod transfer;
+
+#[cfg(target_os = "android")]
+mod android;
 
 pub use authenticator::{Authenticator, AuthenticatorConfig};
 pub use error::TesseraError;
@@ -16,5 +20,10 @@ pub use records::{
 };
 pub use storage::SecureStorage;
 pub use tessera_core::push::PromptMode;
+pub use transfer::{
+    ExportWarning, ExportedFile, HandoffFailure, HandoffPreview, ImportPreview, ImportSession,
+    PreviewAccount, ReceivedTransfer, RejectedEntry, SentTransfer, TransferApplied, TransferFormat,
+    TransferInvite, TransferReceiver,
+};
 
 uniffi::setup_scaffolding!();

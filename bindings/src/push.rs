@@ -159,7 +159,7 @@ pub struct PushAccount {
 }
 
 impl PushAccount {
-    fn of(account: &Account, part: &PushPart) -> Self {
+    pub(crate) fn of(account: &Account, part: &PushPart) -> Self {
         Self {
             account_id: account.id.clone(),
             issuer: account.issuer.clone(),
@@ -420,7 +420,7 @@ fn pairing_uri_error(error: PairingError) -> TesseraError {
 
 impl Authenticator {
     /// The push clock: the trusted clock.
-    fn push_clock(&self) -> Arc<dyn PushClock> {
+    pub(crate) fn push_clock(&self) -> Arc<dyn PushClock> {
         Arc::clone(&self.clock) as Arc<dyn PushClock>
     }
 

@@ -1152,16 +1152,24 @@ EXPECTED_API: dict[str, object] = {
             "push_accounts", "handle_push_payload", "subscribe_push", "pair_push",
             "pending_prompts", "fetch_prompt", "answer_prompt", "unpair_push",
             "update_push_delivery",
+            # import, export, backups and device-to-device transfer
+            "preview_import", "apply_import", "export_accounts", "backup", "verify_export",
+            "start_receive", "send_transfer",
         ],
         "PushSubscription": ["next", "cancel", "account_id"],
+        "ImportSession": ["preview", "discard"],
+        "TransferReceiver": ["invite", "wait", "open_envelope", "apply", "cancel"],
     },
     "records": [
         "AuthenticatorConfig", "AccountRecord", "AddedAccount", "CodeRecord", "ClockInfo",
         "SlotRecord", "VaultInfo", "PushAccount", "PushPrompt",
+        "PreviewAccount", "RejectedEntry", "ImportPreview", "ExportWarning", "ExportedFile",
+        "TransferInvite", "HandoffPreview", "ReceivedTransfer", "HandoffFailure",
+        "TransferApplied", "SentTransfer",
     ],
     "enums": [
         "OtpKind", "Algorithm", "ClockState", "PromptMode", "PushDelivery", "PushDecision",
-        "AnswerOutcome", "PushEvent",
+        "AnswerOutcome", "PushEvent", "TransferFormat",
     ],
     "errors": {
         "TesseraError": [
@@ -1169,7 +1177,8 @@ EXPECTED_API: dict[str, object] = {
             "NoVault", "VaultExists", "Locked", "WrongPassword", "WrongRecoveryKey",
             "KeystoreUnavailable", "Storage", "VaultDamaged", "Time", "PairingRefused",
             "DeviceRevoked", "PromptUnavailable", "UntrustedPrompt", "InvalidPushPayload",
-            "PushNetwork", "PushRefused", "Internal",
+            "PushNetwork", "PushRefused", "PasswordRequired", "InvalidFile",
+            "WouldLoseInformation", "Transfer", "ConfirmationMismatch", "Internal",
         ],
     },
     "traits": {"SecureStorage": ["get", "set", "delete"]},

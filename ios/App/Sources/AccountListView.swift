@@ -16,6 +16,7 @@ struct AccountListView: View {
     @State private var hotpCodes: [String: CodeRecord] = [:]
     @State private var copiedAccountId: String?
     @State private var showingAdd = false
+    @State private var showingTransfer = false
     @State private var errorMessage: String?
 
     var body: some View {
@@ -56,6 +57,9 @@ struct AccountListView: View {
             .sheet(isPresented: $showingAdd) {
                 AddAccountView()
             }
+            .sheet(isPresented: $showingTransfer) {
+                TransferView()
+            }
             .alert("Something went wrong", isPresented: showingError) {
                 Button("OK", role: .cancel) {}
             } message: {
@@ -77,6 +81,11 @@ struct AccountListView: View {
                 showingAdd = true
             } label: {
                 Label("Add account", systemImage: "plus")
+            }
+        }
+        ToolbarItem(placement: .secondaryAction) {
+            Button("Import, export, transfer", systemImage: "arrow.left.arrow.right") {
+                showingTransfer = true
             }
         }
         ToolbarItem(placement: .secondaryAction) {

@@ -199,6 +199,17 @@ final class AppModel {
         return try await client.pairPush(uri: uri, deviceName: Self.deviceName(), delivery: delivery)
     }
 
+    /// The name this device takes over handed-off push pairings with.
+    func deviceNameForTransfer() -> String {
+        Self.deviceName()
+    }
+
+    /// How handed-off push pairings ask to wake this device: APNs when iOS
+    /// gave a token, else the stream.
+    func pushDeliveryForTransfer() -> PushDelivery {
+        apnsToken.map { .apns(token: TesseraPushHandler.hexToken($0)) } ?? .stream
+    }
+
     /// The name a site lists this device as.
     private static func deviceName() -> String {
         #if canImport(UIKit)
@@ -215,6 +226,12 @@ final class AppModel {
         #if canImport(UIKit)
         UIApplication.shared.registerForRemoteNotifications()
         #endif
+        // A token iOS gave while the vault was locked (the handler was not
+        // installed yet, so it went nowhere): send it to every paired
+        // server now, through `update_push_delivery`.
+        if let apnsToken {
+            _ = try? await push.registerDeviceToken(apnsToken)
+        }
         guard let accounts = try? await client.pushAccounts() else { return }
         for account in accounts {
             for prompt in (try? await client.pendingPrompts(accountId: account.accountId)) ?? [] {

@@ -516,4 +516,140 @@ public final class TesseraClient: Sendable {
             continuation.onTermination = { _ in reader.cancel() }
         }
     }
+
+    // MARK: - Import, export and transfer
+
+    /// Reads an import file and splits it against the vault (new accounts,
+    /// duplicates, entries refused). Nothing is added yet: show
+    /// `session.preview()`, then ``applyImport(_:)`` or `session.discard()`.
+    ///
+    /// - Parameters:
+    ///   - data: the file's bytes (otpauth list, Tessera backup, Google
+    ///     Authenticator export, Aegis, 2FAS).
+    ///   - password: for encrypted files.
+    ///   - format: the format, or `nil` to detect it.
+    /// - Throws: ``TesseraClientError/passwordRequired`` for an encrypted file
+    ///   without a password, ``TesseraClientError/wrongPassword``,
+    ///   ``TesseraClientError/invalidFile(reason:)``.
+    public func previewImport(
+        _ data: Data,
+        password: String? = nil,
+        format: TransferFormat? = nil
+    ) async throws -> ImportSession {
+        try await perform { core in try core.previewImport(bytes: data, password: password, format: format) }
+    }
+
+    /// Adds exactly the new accounts the session's preview listed, all or
+    /// nothing, and returns their ids. A session applies once.
+    public func applyImport(_ session: ImportSession) async throws -> [String] {
+        try await perform { core in try core.applyImport(session: session) }
+    }
+
+    /// Exports every account; the bytes were read back and compared with the
+    /// vault. Without `force`, a format that cannot carry everything throws
+    /// ``TesseraClientError/wouldLoseInformation(warnings:)``.
+    public func exportAccounts(
+        format: TransferFormat,
+        password: String? = nil,
+        force: Bool = false
+    ) async throws -> ExportedFile {
+        try await perform { core in try core.exportAccounts(format: format, password: password, force: force) }
+    }
+
+    /// An encrypted Tessera backup, read back and compared with the vault.
+    public func backup(password: String) async throws -> ExportedFile {
+        try await perform { core in try core.backup(password: password) }
+    }
+
+    /// Checks written export bytes against the vault; returns how many
+    /// accounts they hold.
+    public func verifyExport(format: TransferFormat, data: Data, password: String?) async throws -> UInt32 {
+        try await perform { core in try core.verifyExport(format: format, bytes: data, password: password) }
+    }
+
+    /// Writes an export to `url` (file protection on), reads it back and
+    /// checks it against the vault; a file that does not match is removed
+    /// and the error thrown.
+    ///
+    /// - Returns: how many accounts the written file holds.
+    public func write(
+        _ file: ExportedFile,
+        format: TransferFormat,
+        password: String?,
+        to url: URL
+    ) async throws -> UInt32 {
+        #if os(iOS)
+        let options: Data.WritingOptions = [.atomic, .completeFileProtection]
+        #else
+        let options: Data.WritingOptions = [.atomic]
+        #endif
+        do {
+            try file.bytes.write(to: url, options: options)
+            let written = try Data(contentsOf: url)
+            return try await verifyExport(format: format, data: written, password: password)
+        } catch {
+            try? FileManager.default.removeItem(at: url)
+            throw TesseraClientError(error)
+        }
+    }
+
+    /// Starts receiving a transfer on this (new) device: a mailbox on the
+    /// Tessera server at `serverUrl` (or file mode when `nil`). Show
+    /// `receiver.invite().uri` as a QR code, then ``waitForTransfer(_:timeoutMs:)``.
+    public func startReceive(serverUrl: String?) async throws -> TransferReceiver {
+        try await native { core in try await core.startReceive(serverUrl: serverUrl) }
+    }
+
+    /// Waits up to `timeoutMs` for the old device's data; `nil` when nothing
+    /// came yet.
+    public func waitForTransfer(_ receiver: TransferReceiver, timeoutMs: UInt64 = 15_000) async throws -> ReceivedTransfer? {
+        do {
+            return try await receiver.wait(timeoutMs: timeoutMs)
+        } catch {
+            throw TesseraClientError(error)
+        }
+    }
+
+    /// Opens the data of a file-mode transfer, carried from the old device.
+    public func openTransferFile(_ receiver: TransferReceiver, data: Data) async throws -> ReceivedTransfer {
+        do {
+            return try await receiver.openEnvelope(envelope: data)
+        } catch {
+            throw TesseraClientError(error)
+        }
+    }
+
+    /// Applies a received transfer with the code the user read on the old
+    /// device: the accounts, then the push pairings handed off. A wrong code
+    /// throws ``TesseraClientError/confirmationMismatch`` and ends it.
+    public func applyTransfer(
+        _ receiver: TransferReceiver,
+        confirmationCode: String,
+        deviceName: String,
+        delivery: PushDelivery
+    ) async throws -> TransferApplied {
+        do {
+            return try await receiver.apply(
+                confirmationCode: confirmationCode,
+                deviceName: deviceName,
+                delivery: delivery
+            )
+        } catch {
+            throw TesseraClientError(error)
+        }
+    }
+
+    /// Ends a receiver: its mailbox is deleted and its keys dropped.
+    public func cancelTransfer(_ receiver: TransferReceiver) async throws {
+        await receiver.cancel()
+    }
+
+    /// Sends every account (and, with `includePushHandoff`, the push
+    /// pairings) to the new device whose invite was scanned. Show the
+    /// returned `confirmationCode`; for a file-mode invite, save `envelope`.
+    public func sendTransfer(inviteUri: String, includePushHandoff: Bool = true) async throws -> SentTransfer {
+        try await native { core in
+            try await core.sendTransfer(inviteUri: inviteUri, includePushHandoff: includePushHandoff)
+        }
+    }
 }

@@ -60,6 +60,21 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
     /// The push server refused the request (prompts blocked after a fraud
     /// report, too many prompts, …).
     case pushRefused(reason: String)
+    /// The file is encrypted: ask for its password and try again.
+    case passwordRequired
+    /// The file cannot be read: damaged or altered, truncated, too large,
+    /// from a newer version, or in no format Tessera reads. For a written
+    /// export that does not read back: delete it and export again.
+    case invalidFile(reason: String)
+    /// The export format cannot carry everything; nothing was exported.
+    /// Show `warnings`, then export with `force: true` to leave that out.
+    case wouldLoseInformation(warnings: [ExportWarning])
+    /// The device-to-device transfer cannot go on (expired, cancelled,
+    /// answered by another device, or not for this device): start again.
+    case transfer(reason: String)
+    /// The code typed is not the transfer's confirmation code: nothing was
+    /// applied and the transfer is over; start again.
+    case confirmationMismatch
     /// Anything else (file system, crypto, or the bindings themselves).
     case internalError(reason: String)
 
@@ -120,6 +135,16 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             self = .pushNetwork(reason: reason)
         case let .PushRefused(reason):
             self = .pushRefused(reason: reason)
+        case .PasswordRequired:
+            self = .passwordRequired
+        case let .InvalidFile(reason):
+            self = .invalidFile(reason: reason)
+        case let .WouldLoseInformation(warnings):
+            self = .wouldLoseInformation(warnings: warnings)
+        case let .Transfer(reason):
+            self = .transfer(reason: reason)
+        case .ConfirmationMismatch:
+            self = .confirmationMismatch
         case let .Internal(reason):
             self = .internalError(reason: reason)
         }
@@ -153,8 +178,16 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             let .invalidPushPayload(reason),
             let .pushNetwork(reason),
             let .pushRefused(reason),
+            let .invalidFile(reason),
+            let .transfer(reason),
             let .internalError(reason):
             return reason
+        case .passwordRequired:
+            return "this file is encrypted: a password is needed"
+        case let .wouldLoseInformation(warnings):
+            return "the export would lose information for \(Set(warnings.map(\.accountId)).count) account(s)"
+        case .confirmationMismatch:
+            return "the confirmation code does not match: nothing was added; start the transfer again"
         case let .accountNotFound(id):
             return "no account with id \(id)"
         case let .duplicateAccount(name):
@@ -203,8 +236,14 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             return "Check the network connection and try again."
         case .wrongPassword, .wrongRecoveryKey:
             return "Try again, paying attention to capital letters."
+        case .passwordRequired:
+            return "Type the password the file was exported with."
+        case .wouldLoseInformation:
+            return "Export anyway to leave the listed details out, or choose another format."
+        case .transfer, .confirmationMismatch:
+            return "Start the transfer again on the new device."
         case .invalidInput, .accountNotFound, .duplicateAccount, .noVault, .vaultExists, .locked,
-            .promptUnavailable, .invalidPushPayload, .pushRefused, .internalError:
+            .promptUnavailable, .invalidPushPayload, .pushRefused, .invalidFile, .internalError:
             return nil
         }
     }

@@ -34,6 +34,10 @@ class ErrorsTest {
         is TesseraException.InvalidPushPayload -> "ignore the message"
         is TesseraException.PushNetwork -> "try again later"
         is TesseraException.PushRefused -> "tell the user why"
+        is TesseraException.PasswordRequired -> "ask for the file's password"
+        is TesseraException.InvalidFile -> "choose another file"
+        is TesseraException.WouldLoseInformation -> "show ${e.warnings.size} warning(s), offer to force"
+        is TesseraException.Transfer, is TesseraException.ConfirmationMismatch -> "start the transfer again"
         is TesseraException.Internal -> "report a bug"
         is TesseraException.Closed -> "reopen"
     }

@@ -207,3 +207,48 @@ internal fun VaultInfo.toStatus() = VaultStatus(
     accounts = accounts.toInt(),
     slots = slots.map { it.kind to it.detail },
 )
+
+// ------------------------------------------------------------------ import, export, transfer
+// The generated records and objects, under this package (see the Rust docs for each field).
+
+/** The file formats Tessera reads and writes. */
+typealias TransferFormat = org.tessera.ffi.TransferFormat
+
+/** A read import file waiting for the user's word; apply it with [TesseraClient.applyImport]. */
+typealias ImportSession = org.tessera.ffi.ImportSession
+
+/** What an import would add and skip. */
+typealias ImportPreview = org.tessera.ffi.ImportPreview
+
+/** An account an import or transfer would add or skip (never its secret). */
+typealias PreviewAccount = org.tessera.ffi.PreviewAccount
+
+/** An entry of an import file that could not be read. */
+typealias RejectedEntry = org.tessera.ffi.RejectedEntry
+
+/** Something an export format cannot carry for one account. */
+typealias ExportWarning = org.tessera.ffi.ExportWarning
+
+/** An export's bytes, read back and compared with the vault. */
+typealias ExportedFile = org.tessera.ffi.ExportedFile
+
+/** What a transfer's QR code shows. */
+typealias TransferInvite = org.tessera.ffi.TransferInvite
+
+/** The receiving side of a device-to-device transfer (close it when done). */
+typealias TransferReceiver = org.tessera.ffi.TransferReceiver
+
+/** What a transfer brought, with its confirmation code. */
+typealias ReceivedTransfer = org.tessera.ffi.ReceivedTransfer
+
+/** A push pairing handed off in a transfer. */
+typealias HandoffPreview = org.tessera.ffi.HandoffPreview
+
+/** A push hand-off that could not be claimed. */
+typealias HandoffFailure = org.tessera.ffi.HandoffFailure
+
+/** What applying a transfer did. */
+typealias TransferApplied = org.tessera.ffi.TransferApplied
+
+/** What sending a transfer did, with the code to show. */
+typealias SentTransfer = org.tessera.ffi.SentTransfer

@@ -357,6 +357,105 @@ class TesseraClient private constructor(
         }
     }
 
+    // ------------------------------------------------------------------ import, export, transfer
+
+    /**
+     * Reads an import file ([format], or detected when `null`) and splits it against the vault:
+     * new accounts, duplicates, entries refused. Nothing is added yet: show
+     * [ImportSession.preview], then [applyImport] or [ImportSession.discard] (and close it).
+     *
+     * @throws TesseraException.PasswordRequired for an encrypted file without [password].
+     * @throws TesseraException.WrongPassword when [password] does not open it.
+     * @throws TesseraException.InvalidFile when it is damaged, altered or in no known format.
+     */
+    suspend fun previewImport(bytes: ByteArray, password: String? = null, format: TransferFormat? = null): ImportSession =
+        io { it.previewImport(bytes, password, format) }
+
+    /**
+     * Adds exactly the new accounts [session]'s preview listed, in one write (all or nothing),
+     * and returns their ids. A session applies once.
+     *
+     * @throws TesseraException.DuplicateAccount when one was added meanwhile (preview again).
+     */
+    suspend fun applyImport(session: ImportSession): List<String> = io { it.applyImport(session) }
+
+    /**
+     * Exports every account as [format]: a Tessera backup needs [password]; an Aegis vault is
+     * encrypted with one and plain without; otpauth lists and Google exports are never encrypted.
+     * The bytes were read back and compared with the vault. After writing them (a SAF document),
+     * read them back and call [verifyExport].
+     *
+     * @throws TesseraException.WouldLoseInformation (with the per-account warnings) when the
+     *   format cannot carry everything and [force] is off; nothing was exported.
+     */
+    suspend fun exportAccounts(format: TransferFormat, password: String? = null, force: Boolean = false): ExportedFile =
+        io { it.exportAccounts(format, password, force) }
+
+    /** An encrypted Tessera backup of every account with codes, read back and compared with the vault. */
+    suspend fun backup(password: String): ExportedFile = io { it.backup(password) }
+
+    /**
+     * Checks written export [bytes] (read back from where the app wrote them) against the vault.
+     * Returns how many accounts they hold.
+     *
+     * @throws TesseraException.InvalidFile when they do not match: delete the file, export again.
+     */
+    suspend fun verifyExport(format: TransferFormat, bytes: ByteArray, password: String? = null): Int =
+        io { it.verifyExport(format, bytes, password).toInt() }
+
+    /**
+     * Starts receiving a transfer on this (new) device: a mailbox on the Tessera server at
+     * [serverUrl], or file mode when `null`. Show [TransferReceiver.invite]'s `uri` as a QR code,
+     * then [waitForTransfer]. Close the receiver when done.
+     */
+    suspend fun startReceive(serverUrl: String?): TransferReceiver = suspending { it.startReceive(serverUrl) }
+
+    /** Waits up to [timeoutMs] for the old device's data; `null` when nothing came yet. */
+    suspend fun waitForTransfer(receiver: TransferReceiver, timeoutMs: Long = 15_000): ReceivedTransfer? =
+        translated { receiver.wait(timeoutMs.coerceAtLeast(0).toULong()) }
+
+    /** Opens the data of a file-mode transfer that the user carried from the old device. */
+    suspend fun openTransferFile(receiver: TransferReceiver, envelope: ByteArray): ReceivedTransfer =
+        translated { receiver.openEnvelope(envelope) }
+
+    /**
+     * Applies a received transfer with the [confirmationCode] the user read on the old device:
+     * the new accounts (all or nothing), then the push pairings handed off, claimed as
+     * [deviceName] and reached through [delivery].
+     *
+     * @throws TesseraException.ConfirmationMismatch for a wrong code: nothing was applied and the
+     *   transfer is over.
+     */
+    suspend fun applyTransfer(
+        receiver: TransferReceiver,
+        confirmationCode: String,
+        deviceName: String,
+        delivery: PushDelivery = PushDelivery.Stream,
+    ): TransferApplied = translated { receiver.apply(confirmationCode, deviceName, delivery) }
+
+    /** Ends a receiver: the mailbox is deleted and the keys dropped. */
+    suspend fun cancelTransfer(receiver: TransferReceiver): Unit = translated { receiver.cancel() }
+
+    /**
+     * Sends every account (and, with [includePushHandoff], the push pairings) to the new device
+     * whose invite was scanned. Show the returned `confirmationCode`; for a file-mode invite, save
+     * its `envelope` for the user to carry over.
+     */
+    suspend fun sendTransfer(inviteUri: String, includePushHandoff: Boolean = true): SentTransfer =
+        suspending { it.sendTransfer(inviteUri, includePushHandoff) }
+
+    /** Runs a call on a transfer object, with errors translated. */
+    private suspend inline fun <T> translated(call: () -> T): T {
+        if (closed.get()) throw TesseraException.Closed()
+        try {
+            return call()
+        } catch (e: FfiTesseraException) {
+            throw e.toPublic()
+        } catch (e: FfiInternalException) {
+            throw e.toPublic()
+        }
+    }
+
     /** Adds or replaces the vault password. */
     suspend fun setPassword(password: String): Unit = io { it.setPassword(password) }
 

@@ -98,6 +98,37 @@ sealed class TesseraException(message: String, cause: Throwable? = null) : Excep
     /** The push server refused the request (prompts blocked after a fraud report, …). */
     class PushRefused(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
 
+    /** The file is encrypted: ask for its password and try again. */
+    class PasswordRequired(cause: Throwable? = null) :
+        TesseraException("this file is encrypted: a password is needed", cause)
+
+    /**
+     * The file cannot be read: damaged or altered, truncated, too large, from a newer version, or
+     * in no format Tessera reads. For a written export that does not read back: delete it and
+     * export again.
+     */
+    class InvalidFile(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /**
+     * The export format cannot carry everything; nothing was exported. Show [warnings], then
+     * export with `force = true` to leave that out.
+     */
+    class WouldLoseInformation(val warnings: List<ExportWarning>, cause: Throwable? = null) :
+        TesseraException("the export would lose information for ${warnings.map { it.accountId }.toSet().size} account(s)", cause)
+
+    /**
+     * The device-to-device transfer cannot go on (expired, cancelled, answered by another device,
+     * or the data is not for this device): start again on the new device.
+     */
+    class Transfer(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
+    /**
+     * The code typed is not the transfer's confirmation code: nothing was applied and the
+     * transfer is over. The data may come from someone else's device; start again.
+     */
+    class ConfirmationMismatch(cause: Throwable? = null) :
+        TesseraException("the confirmation code does not match: nothing was added; start the transfer again", cause)
+
     /** Anything else (file system, crypto, a bug in the core): [reason] says what happened. */
     class Internal(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
 
@@ -131,6 +162,11 @@ internal fun FfiTesseraException.toPublic(): TesseraException = when (this) {
     is FfiTesseraException.InvalidPushPayload -> TesseraException.InvalidPushPayload(reason, this)
     is FfiTesseraException.PushNetwork -> TesseraException.PushNetwork(reason, this)
     is FfiTesseraException.PushRefused -> TesseraException.PushRefused(reason, this)
+    is FfiTesseraException.PasswordRequired -> TesseraException.PasswordRequired(this)
+    is FfiTesseraException.InvalidFile -> TesseraException.InvalidFile(reason, this)
+    is FfiTesseraException.WouldLoseInformation -> TesseraException.WouldLoseInformation(warnings, this)
+    is FfiTesseraException.Transfer -> TesseraException.Transfer(reason, this)
+    is FfiTesseraException.ConfirmationMismatch -> TesseraException.ConfirmationMismatch(this)
     is FfiTesseraException.Internal -> TesseraException.Internal(reason, this)
 }
 

@@ -54,6 +54,9 @@ class MainActivity : Activity() {
         view<Button>(R.id.add_button).setOnClickListener {
             startActivity(Intent(this, AddAccountActivity::class.java))
         }
+        view<Button>(R.id.transfer_button).setOnClickListener {
+            startActivity(Intent(this, TransferActivity::class.java))
+        }
     }
 
     override fun onStart() {
