@@ -582,13 +582,12 @@ impl Authenticator {
         let accounts = slot.take().ok_or_else(|| TesseraError::InvalidInput {
             reason: "this import was already applied or discarded: preview it again".into(),
         })?;
-        let ids: Vec<String> = accounts.iter().map(|a| a.id.clone()).collect();
         if accounts.is_empty() {
-            return Ok(ids);
+            return Ok(Vec::new());
         }
         let kept = accounts.clone();
         match self.with_vault(|vault| Ok(vault.add_all(accounts)?)) {
-            Ok(()) => Ok(ids),
+            Ok(ids) => Ok(ids),
             Err(error) => {
                 // Nothing was added: the session may be applied again (after
                 // an unlock, say).
@@ -935,14 +934,17 @@ impl TransferReceiver {
             // The state stays Over: the keys and the accounts are dropped.
             return Err(TesseraError::ConfirmationMismatch);
         }
-        let added_ids: Vec<String> = pending.new_accounts.iter().map(|a| a.id.clone()).collect();
+        let mut added_ids: Vec<String> = Vec::new();
         if !pending.new_accounts.is_empty() {
             let accounts = pending.new_accounts.clone();
-            if let Err(error) = self.owner.with_vault(|vault| Ok(vault.add_all(accounts)?)) {
-                // Nothing was added and the code was right: let the user
-                // retry (after an unlock, say).
-                *state = ReceiveState::Shown(pending);
-                return Err(error);
+            match self.owner.with_vault(|vault| Ok(vault.add_all(accounts)?)) {
+                Ok(ids) => added_ids = ids,
+                Err(error) => {
+                    // Nothing was added and the code was right: let the user
+                    // retry (after an unlock, say).
+                    *state = ReceiveState::Shown(pending);
+                    return Err(error);
+                }
             }
         }
         let mut push_moved = Vec::new();

@@ -174,6 +174,7 @@ fn verify(
     let left_out: Vec<&str> = exported
         .warnings
         .iter()
+        .filter(|w| w.left_out)
         .map(|w| w.account_id.as_str())
         .collect();
     let expected: Vec<&Account> = accounts
@@ -279,7 +280,20 @@ fn export_verified(
             )));
         }
     }
-    Ok(accounts.len() - exported.warnings.len())
+    Ok(written_count(accounts, &exported))
+}
+
+/// How many accounts an export holds: all but those its warnings leave out.
+fn written_count(accounts: &[Account], exported: &Exported) -> usize {
+    accounts
+        .iter()
+        .filter(|a| {
+            !exported
+                .warnings
+                .iter()
+                .any(|w| w.left_out && w.account_id == a.id)
+        })
+        .count()
 }
 
 /// Writes Google Authenticator's export as one PNG per batch into a new
@@ -307,7 +321,7 @@ fn export_google_qr(vault: &Vault, out: &Path, force: bool) -> Result<(usize, us
         let _ = std::fs::remove_dir_all(out);
         return Err(error);
     }
-    Ok((accounts.len() - exported.warnings.len(), batches.len()))
+    Ok((written_count(accounts, &exported), batches.len()))
 }
 
 fn write_and_check_batches(

@@ -316,3 +316,42 @@ fn google_export_as_qr_images_scans_back_into_another_vault() {
     assert_eq!(again.status.code(), Some(4), "{}", stderr(&again));
     assert!(stderr(&again).contains("already exists"));
 }
+
+#[test]
+fn a_forced_export_that_drops_only_details_keeps_the_account_and_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let with_extra = "otpauth://totp/Extra:dave?secret=JBSWY3DPEHPK3PXP&issuer=Extra&color=blue";
+    ok(&tessera(path, "a.json", &["add", with_extra], &[]));
+    ok(&tessera(path, "a.json", &["add", DEMO], &[]));
+    let refused = tessera(
+        path,
+        "a.json",
+        &["export", "--format", "aegis", "--plain", "--out", "x.json"],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("color"), "{}", stderr(&refused));
+    let forced = tessera(
+        path,
+        "a.json",
+        &[
+            "export", "--format", "aegis", "--plain", "--force", "--out", "x.json",
+        ],
+        &[],
+    );
+    ok(&forced);
+    // Both accounts are written (only the extra parameter is lost).
+    assert!(
+        stderr(&forced).contains("Exported 2 account(s)"),
+        "{}",
+        stderr(&forced)
+    );
+    let imported = ok(&tessera(
+        path,
+        "b.json",
+        &["import", "x.json", "--yes"],
+        &[],
+    ));
+    assert!(imported.contains("Added 2 account(s)"), "{imported}");
+}

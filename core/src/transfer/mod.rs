@@ -150,6 +150,9 @@ pub struct ExportWarning {
     pub account_id: String,
     /// What is lost, and what happens to the account when forced.
     pub what: String,
+    /// Whether a forced export leaves the account out (true) or writes it
+    /// without the details named in `what` (false).
+    pub left_out: bool,
 }
 
 impl fmt::Display for ExportWarning {
@@ -377,6 +380,7 @@ fn plan_export(
         warnings.extend(what.into_iter().map(|what| ExportWarning {
             account_id: account.id.clone(),
             what,
+            left_out: !keep,
         }));
         if keep {
             kept.push(account);

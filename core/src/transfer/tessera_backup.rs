@@ -194,6 +194,7 @@ impl Export for TesseraBackup {
                     what:
                         "push-only: push pairings are never backed up; pair again on the new device"
                             .into(),
+                    left_out: true,
                 }),
         );
         let accounts = kept.as_slice();

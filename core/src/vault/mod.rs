@@ -679,12 +679,15 @@ impl Vault {
     /// Adds an account at the end. Refuses an exact duplicate (same issuer,
     /// label and secret) and invalid OTP parameters.
     pub fn add(&mut self, account: Account) -> Result<(), VaultError> {
-        self.add_all(vec![account])
+        self.add_all(vec![account]).map(drop)
     }
 
     /// Adds accounts at the end in one write: all or nothing. Refuses any
     /// duplicate (of the vault or within the batch) and invalid parameters.
-    pub fn add_all(&mut self, accounts: Vec<Account>) -> Result<(), VaultError> {
+    /// An account whose id is already taken by a different account (a
+    /// backup restored after the original was renamed, say) gets a fresh id;
+    /// the ids as stored are returned, in order.
+    pub fn add_all(&mut self, accounts: Vec<Account>) -> Result<Vec<AccountId>, VaultError> {
         for account in &accounts {
             if let Some(otp) = &account.otp {
                 otp.params.validate()?;
@@ -694,18 +697,18 @@ impl Vault {
             }
         }
         self.transact(move |contents| {
-            for account in accounts {
+            let mut ids = Vec::with_capacity(accounts.len());
+            for mut account in accounts {
                 if contents.accounts.iter().any(|a| a.same_identity(&account)) {
                     return Err(VaultError::DuplicateAccount(account.display_name()));
                 }
                 if contents.accounts.iter().any(|a| a.id == account.id) {
-                    return Err(VaultError::InvalidInput(
-                        "the account id is already used".into(),
-                    ));
+                    account.id = uuid::Uuid::new_v4().to_string();
                 }
+                ids.push(account.id.clone());
                 contents.accounts.push(account);
             }
-            Ok(())
+            Ok(ids)
         })
     }
 
