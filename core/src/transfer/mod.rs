@@ -193,8 +193,10 @@ pub enum TransferError {
     /// The file is encrypted and no password was given.
     #[error("this file is encrypted: a password is needed")]
     PasswordRequired,
-    /// The password does not open the file.
-    #[error("wrong password")]
+    /// The password does not open the file. Authenticated encryption
+    /// cannot tell a wrong password from altered data when the key comes
+    /// from the password, so the message names both.
+    #[error("wrong password (or the file was altered)")]
     WrongPassword,
     /// The encrypted data fails authentication: it was changed or damaged.
     #[error("the file was altered or damaged (authentication failed)")]
