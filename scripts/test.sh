@@ -101,6 +101,9 @@ TESSERA_SKIP_BENCHMARK=1 bash scripts/kotlin-tests.sh
 step "Swift: the generated bindings and the Swift sources match the Rust API"
 bash scripts/check-swift-bindings.sh --no-generate
 
+step "fuzz smoke run: every parser under libFuzzer for a bounded time (cargo fuzz, --sanitizer none on stable)"
+bash scripts/fuzz-smoke.sh
+
 step "push server load test, short (500 streams, 200 prompts/s; fails on any lost prompt)"
 bash scripts/load-test.sh --quick
 

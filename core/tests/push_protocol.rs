@@ -486,6 +486,9 @@ fn malformed_pairing_uris_name_their_field() {
         // uri
         ("".into(), "uri"),
         ("otpauth://totp/x?secret=AAAA".into(), "uri"),
+        // A multi-byte character across the end of the scheme (a panic once,
+        // found by fuzzing).
+        ("tesser\0\0\0\0sh:/\u{48f}a&\0\0".into(), "uri"),
         (g.replace("://pair?", "://enroll?"), "uri"),
         (g.replace("://pair?", "://PAIR?"), "uri"),
         (g.replace("pair?v=1", "pair?v=1&"), "uri"),

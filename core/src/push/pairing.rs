@@ -233,7 +233,10 @@ impl fmt::Display for PairingUri {
 fn strip_prefix_ignore_scheme_case(uri: &str) -> Option<&str> {
     let scheme_len = "tessera-push://".len();
     let head = uri.get(..PREFIX.len())?;
-    (head[..scheme_len].eq_ignore_ascii_case("tessera-push://") && &head[scheme_len..] == "pair?")
+    // `get`, not indexing: a multi-byte character may straddle the end of
+    // the scheme (found by the `pairing_uri` fuzz target).
+    let scheme = head.get(..scheme_len)?;
+    (scheme.eq_ignore_ascii_case("tessera-push://") && head.get(scheme_len..) == Some("pair?"))
         .then(|| &uri[PREFIX.len()..])
 }
 

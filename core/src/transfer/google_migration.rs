@@ -222,6 +222,14 @@ fn to_account(entry: &OtpParameters) -> Result<Account, String> {
 
 /// Google writes `name` as "Issuer:label" when there is an issuer.
 fn split_name(name: &str, issuer: &str) -> (String, String) {
+    // An issuer may itself hold a colon ("A:B" writes "A:B:label"), so the
+    // whole issuer is tried as the prefix first (found by fuzzing).
+    if let Some(rest) = (!issuer.is_empty())
+        .then(|| name.strip_prefix(issuer)?.strip_prefix(':'))
+        .flatten()
+    {
+        return (issuer.to_string(), rest.trim().to_string());
+    }
     if let Some((prefix, rest)) = name.split_once(':') {
         let prefix = prefix.trim();
         if issuer.is_empty() || prefix == issuer {
