@@ -258,6 +258,17 @@ fn tessera_backup_detects_tampering_truncation_and_versions() {
         cheap_backup().import(&greedy, Some("pw")),
         Err(TransferError::UnsafeParameters(_))
     ));
+    // Each bound kept, but the product is minutes of work (found by fuzzing).
+    let slow = edit_json(&exported.bytes, |v| {
+        v["kdf"]["memory_kib"] = (2u32 * 1024 * 1024).into();
+        v["kdf"]["iterations"] = 64.into();
+    });
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        cheap_backup().import(&slow, Some("pw")),
+        Err(TransferError::UnsafeParameters(_))
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
 
 // ---- Google Authenticator ----
@@ -482,6 +493,25 @@ fn aegis_detects_tampering_truncation_versions_and_absurd_scrypt() {
     assert!(matches!(
         cheap_aegis().import(&db9, None),
         Err(TransferError::UnsupportedVersion { found: 9, .. })
+    ));
+    // Within each bound, but 2^20 × 4 × 16 is 22 s a slot (found by fuzzing).
+    let slow = edit_json(&encrypted.bytes, |v| {
+        v["header"]["slots"][0]["n"] = (1u64 << 20).into();
+        v["header"]["slots"][0]["r"] = 4.into();
+        v["header"]["slots"][0]["p"] = 16.into();
+    });
+    assert!(matches!(
+        cheap_aegis().import(&slow, Some("pw")),
+        Err(TransferError::UnsafeParameters(_))
+    ));
+    // Many password slots are not each tried.
+    let many = edit_json(&encrypted.bytes, |v| {
+        let slot = v["header"]["slots"][0].clone();
+        v["header"]["slots"] = serde_json::Value::Array(vec![slot; 5]);
+    });
+    assert!(matches!(
+        cheap_aegis().import(&many, Some("pw")),
+        Err(TransferError::UnsafeParameters(_))
     ));
     for (field, value) in [("n", 1u64 << 40), ("n", 1000), ("r", 1000), ("p", 1000)] {
         let absurd = edit_json(&encrypted.bytes, |v| {

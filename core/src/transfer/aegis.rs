@@ -37,6 +37,13 @@ const MAX_R: u32 = 32;
 const MAX_P: u32 = 16;
 /// The most memory (128·r·n bytes) scrypt may use when reading: 512 MiB.
 const MAX_SCRYPT_MEMORY: u64 = 512 * 1024 * 1024;
+/// The most scrypt work (n × r × p) one slot may ask for: 16 times Aegis's
+/// own 2^15 × 8 × 1, about 1.5 s here. The per-parameter bounds alone
+/// allowed 2^20 × 4 × 16 (22 s a slot, found by fuzzing).
+const MAX_SCRYPT_WORK: u64 = 1 << 22;
+/// Password slots tried per file: Aegis writes one; a crafted file with
+/// many expensive slots must not multiply the work.
+const MAX_PASSWORD_SLOTS: usize = 4;
 
 /// The Aegis format, with the scrypt cost used for writing encrypted files.
 #[derive(Debug, Clone, Copy)]
@@ -163,13 +170,15 @@ fn slot_key(
     }
     let log_n = u8::try_from(n.trailing_zeros()).unwrap_or(u8::MAX);
     let memory = 128u64.saturating_mul(u64::from(r)).saturating_mul(n);
+    let work = n.saturating_mul(u64::from(r)).saturating_mul(u64::from(p));
     if log_n > MAX_LOG_N
         || !(1..=MAX_R).contains(&r)
         || !(1..=MAX_P).contains(&p)
         || memory > MAX_SCRYPT_MEMORY
+        || work > MAX_SCRYPT_WORK
     {
         return Err(TransferError::UnsafeParameters(format!(
-            "scrypt n = 2^{log_n}, r = {r}, p = {p} is beyond the limits (n ≤ 2^{MAX_LOG_N}, r ≤ {MAX_R}, p ≤ {MAX_P}, 512 MiB)"
+            "scrypt n = 2^{log_n}, r = {r}, p = {p} is beyond the limits (n ≤ 2^{MAX_LOG_N}, r ≤ {MAX_R}, p ≤ {MAX_P}, 512 MiB, n × r × p ≤ 2^22)"
         )));
     }
     let params = scrypt::Params::new(log_n, r, p)
@@ -222,6 +231,12 @@ fn decrypt_db(
         return Err(malformed(
             "the file has no password slot (biometric slots only work inside Aegis)",
         ));
+    }
+    if password_slots.len() > MAX_PASSWORD_SLOTS {
+        return Err(TransferError::UnsafeParameters(format!(
+            "the file has {} password slots; Aegis writes one (at most {MAX_PASSWORD_SLOTS} are tried)",
+            password_slots.len()
+        )));
     }
     let password = password.ok_or(TransferError::PasswordRequired)?;
     let mut master = None;

@@ -87,11 +87,18 @@ impl KdfParams {
     pub const MAX_ITERATIONS: u32 = 64;
     /// The most lanes a vault file may ask for.
     pub const MAX_PARALLELISM: u32 = 16;
+    /// The most total work (memory × passes, in KiB) a file may ask for:
+    /// 4 GiB-passes, about 5 s on the benchmark machine. Each bound alone
+    /// still allowed 2 GiB × 64 passes (minutes of work from a crafted
+    /// backup, found by fuzzing); the default is 64 MiB × 3.
+    pub const MAX_WORK_KIB: u64 = 4 * 1024 * 1024;
 
     fn argon2(&self) -> Result<argon2::Argon2<'static>, VaultError> {
+        let work = u64::from(self.memory_kib) * u64::from(self.iterations);
         if self.memory_kib > Self::MAX_MEMORY_KIB
             || self.iterations > Self::MAX_ITERATIONS
             || self.parallelism > Self::MAX_PARALLELISM
+            || work > Self::MAX_WORK_KIB
         {
             return Err(VaultError::Corrupt(
                 "the password slot asks for more Argon2 memory or time than allowed".into(),
