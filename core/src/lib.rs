@@ -3,6 +3,7 @@
 pub mod account;
 mod aead;
 pub mod clock;
+mod https;
 pub mod keystore;
 pub mod otp;
 pub mod otpauth;

@@ -310,22 +310,25 @@ pub(crate) fn check_delivery(delivery: &Delivery) -> Result<(), ApiError> {
     }
 }
 
-/// `POST /v1/device/enroll` (§2 steps 3–4).
-async fn enroll(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    // The proof is signed by the new key, carried in its header.
+/// Checks the proof of a request made by a key the server does not know
+/// yet (enrollment, hand-off): signed by the key carried in its `jwk`
+/// header, for `POST` to this URL and body. `when` finishes the sentence
+/// "header.jwk: required …". The `jti` is for the caller to record.
+pub(crate) fn verify_new_key_proof(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    when: &str,
+) -> Result<(PublicKey, ProofClaims), ApiError> {
     let proof =
-        proof_header(&headers).ok_or_else(|| bad_proof("the Tessera-Proof header is missing"))?;
+        proof_header(headers).ok_or_else(|| bad_proof("the Tessera-Proof header is missing"))?;
     let unverified = UnverifiedJws::parse(proof, PROOF_TYP).map_err(bad_proof)?;
     let key = unverified
         .header()
         .jwk
         .clone()
-        .ok_or_else(|| bad_proof("header.jwk: required at enrollment"))?;
+        .ok_or_else(|| bad_proof(format!("header.jwk: required {when}")))?;
     let url = format!("{}{}", state.config.public_url, uri.path());
     let claims = ProofClaims::verify(
         proof,
@@ -333,12 +336,23 @@ async fn enroll(
         ProofRequest {
             method: "POST",
             url: &url,
-            body: &body,
+            body,
         },
         db::now_u64(),
         &CheckedInDatabase,
     )
     .map_err(bad_proof)?;
+    Ok((key, claims))
+}
+
+/// `POST /v1/device/enroll` (§2 steps 3–4).
+async fn enroll(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (key, claims) = verify_new_key_proof(&state, &uri, &headers, &body, "at enrollment")?;
 
     let request: EnrollRequest = parse_json(&body)?;
     let device_key = PublicKey::from_jwk_value(&request.device_key)

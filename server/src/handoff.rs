@@ -22,14 +22,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_core::push::handoff::HandoffClaims;
-use tessera_core::push::jws::UnverifiedJws;
-use tessera_core::push::messages::{MessageError, PROOF_TYP};
-use tessera_core::push::{ProofClaims, ProofRequest};
+use tessera_core::push::messages::MessageError;
 
 use crate::db::{self, begin_write};
 use crate::device::{
-    CheckedInDatabase, MAX_NAME_CHARS, bad_proof, check_delivery, load_device, proof_header,
-    remember_jti, sign_enrollment,
+    MAX_NAME_CHARS, check_delivery, load_device, proof_header, remember_jti, sign_enrollment,
+    verify_new_key_proof,
 };
 use crate::notify::Delivery;
 use crate::prompts::{self, Which};
@@ -77,27 +75,8 @@ async fn handoff(
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     // The proof first, signed by the new key it carries.
-    let proof =
-        proof_header(&headers).ok_or_else(|| bad_proof("the Tessera-Proof header is missing"))?;
-    let unverified = UnverifiedJws::parse(proof, PROOF_TYP).map_err(bad_proof)?;
-    let new_key = unverified
-        .header()
-        .jwk
-        .clone()
-        .ok_or_else(|| bad_proof("header.jwk: required for a hand-off"))?;
-    let url = format!("{}{}", state.config.public_url, uri.path());
-    let proof_claims = ProofClaims::verify(
-        proof,
-        &new_key,
-        ProofRequest {
-            method: "POST",
-            url: &url,
-            body: &body,
-        },
-        db::now_u64(),
-        &CheckedInDatabase,
-    )
-    .map_err(bad_proof)?;
+    let (new_key, proof_claims) =
+        verify_new_key_proof(&state, &uri, &headers, &body, "for a hand-off")?;
 
     let request: HandoffRequest = parse_json(&body)?;
     check_text(&request.name, "name", MAX_NAME_CHARS)?;

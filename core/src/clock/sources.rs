@@ -302,12 +302,7 @@ impl TimeSource for HttpDateSource {
         Box::pin(async move {
             let timeout_error =
                 || TimeError::Timeout(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .try_with_platform_verifier()
-                .map_err(|e| TimeError::Network(format!("cannot set up TLS: {e}")))?
-                .https_or_http()
-                .enable_http1()
-                .build();
+            let connector = crate::https::connector().map_err(TimeError::Network)?;
             // The legacy client follows no redirects: the first reply's Date is used.
             let client: Client<_, Empty<Bytes>> =
                 Client::builder(TokioExecutor::new()).build(connector);
@@ -357,16 +352,9 @@ impl TimeSource for HttpDateSource {
     }
 }
 
-/// The error and its causes on one line (the client's top level says little).
+/// The error and its causes on one line, cut to a readable length.
 fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.chars().take(300).collect()
+    crate::https::error_chain(error).chars().take(300).collect()
 }
 
 #[cfg(test)]

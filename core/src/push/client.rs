@@ -42,9 +42,10 @@ const MAX_PENDING: usize = 64;
 /// server keeps at most 3 pending per user.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
-/// How the server reaches this device (§2 step 3).
-#[derive(Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+/// How the server reaches this device (§2 step 3). The server reads the
+/// same type.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Delivery {
     /// The device keeps `GET /v1/device/stream` open (desktop, phones
     /// without a push service).
@@ -266,37 +267,9 @@ pub async fn pair(
         name: device_name,
         delivery,
     })?;
-    let url = format!("{base}/v1/device/enroll");
-    let proof = ProofClaims::create(
-        &key,
-        &KeyRef::Jwk,
-        ProofRequest {
-            method: "POST",
-            url: &url,
-            body: &body,
-        },
-        now,
-    )
-    .map_err(message_to_key_error)?;
-    let http = Http::new()?;
-    let answer = http
-        .call(
-            "POST",
-            &url,
-            &[(PROOF_HEADER, &proof)],
-            body,
-            MAX_ANSWER_BYTES,
-        )
-        .await?;
-    if !(200..300).contains(&answer.status) {
-        return Err(refusal(&answer, "device"));
-    }
-    #[derive(Deserialize)]
-    struct Enrolled {
-        enrollment: String,
-    }
-    let enrolled: Enrolled = parse_json(&answer)?;
-    let claims = verify_enrollment(&enrolled.enrollment, uri)?;
+    let enrollment =
+        post_with_new_key(&key, &format!("{base}/v1/device/enroll"), body, now).await?;
+    let claims = verify_enrollment(&enrollment, uri)?;
     let issuer = if claims.issuer.is_empty() {
         uri.issuer.clone()
     } else {
@@ -315,6 +288,46 @@ pub async fn pair(
         },
         &key,
     ))
+}
+
+/// POSTs `body` to `url` with a proof signed by a key the server does not
+/// know yet (carried as `jwk`: enrollment, hand-off) and returns the signed
+/// enrollment token the server answers with (§10.2).
+async fn post_with_new_key(
+    key: &SigningKey,
+    url: &str,
+    body: Vec<u8>,
+    now: u64,
+) -> Result<String, PushError> {
+    let proof = ProofClaims::create(
+        key,
+        &KeyRef::Jwk,
+        ProofRequest {
+            method: "POST",
+            url,
+            body: &body,
+        },
+        now,
+    )
+    .map_err(message_to_key_error)?;
+    let answer = Http::new()?
+        .call(
+            "POST",
+            url,
+            &[(PROOF_HEADER, &proof)],
+            body,
+            MAX_ANSWER_BYTES,
+        )
+        .await?;
+    if !(200..300).contains(&answer.status) {
+        return Err(refusal(&answer, "device"));
+    }
+    #[derive(Deserialize)]
+    struct Enrolled {
+        enrollment: String,
+    }
+    let enrolled: Enrolled = parse_json(&answer)?;
+    Ok(enrolled.enrollment)
 }
 
 /// Claims a pairing handed off by the old device (§9): `POST
@@ -344,36 +357,9 @@ pub async fn claim_handoff(
         name: device_name,
         delivery,
     })?;
-    let url = format!("{base}/v1/device/handoff");
-    let proof = ProofClaims::create(
-        new_key,
-        &KeyRef::Jwk,
-        ProofRequest {
-            method: "POST",
-            url: &url,
-            body: &body,
-        },
-        now,
-    )
-    .map_err(message_to_key_error)?;
-    let answer = Http::new()?
-        .call(
-            "POST",
-            &url,
-            &[(PROOF_HEADER, &proof)],
-            body,
-            MAX_ANSWER_BYTES,
-        )
-        .await?;
-    if !(200..300).contains(&answer.status) {
-        return Err(refusal(&answer, "device"));
-    }
-    #[derive(Deserialize)]
-    struct Enrolled {
-        enrollment: String,
-    }
-    let enrolled: Enrolled = parse_json(&answer)?;
-    let claims = verify_enrollment_for(&enrolled.enrollment, &offer.server_key.thumbprint())?;
+    let enrollment =
+        post_with_new_key(new_key, &format!("{base}/v1/device/handoff"), body, now).await?;
+    let claims = verify_enrollment_for(&enrollment, &offer.server_key.thumbprint())?;
     if claims.user != offer.user {
         return Err(PushError::BadResponse {
             reason: "the server moved the pairing of another user".into(),

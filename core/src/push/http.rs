@@ -9,7 +9,6 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::error::PushError;
@@ -20,7 +19,7 @@ pub const PROOF_HEADER: &str = "tessera-proof";
 /// How long a plain request (not the stream) may take, headers and body.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+use crate::https::Connector;
 
 /// A pooled HTTP/1.1 client for one push server.
 #[derive(Clone)]
@@ -58,14 +57,8 @@ impl Http {
     /// A client that speaks https (and http, which callers only allow for
     /// loopback hosts).
     pub fn new() -> Result<Self, PushError> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .try_with_platform_verifier()
-            .map_err(|e| PushError::Network {
-                reason: format!("cannot set up TLS: {e}"),
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let connector =
+            crate::https::connector().map_err(|reason| PushError::Network { reason })?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
@@ -159,14 +152,7 @@ pub(crate) async fn read_limited(mut body: Incoming, limit: usize) -> Result<Byt
     Ok(Bytes::from(out))
 }
 
-/// The error and its causes on one line (the client's top level says little).
+/// The error and its causes on one line, cleaned for showing.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    super::error::clean_message(&text)
+    super::error::clean_message(&crate::https::error_chain(error))
 }

@@ -24,44 +24,13 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tessera_core::push::SigningKey;
 use zeroize::Zeroizing;
 
-/// How a device asked to be reached (the `delivery` object of §2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Delivery {
-    /// Only the SSE stream.
-    Stream,
-    /// A Web Push / UnifiedPush-style endpoint URL.
-    Webpush {
-        /// Where the wake-up is POSTed.
-        endpoint: String,
-    },
-    /// Firebase Cloud Messaging registration token.
-    Fcm {
-        /// The FCM registration token.
-        token: String,
-    },
-    /// Apple Push Notification service device token.
-    Apns {
-        /// The APNs device token (hex).
-        token: String,
-    },
-}
-
-impl Delivery {
-    /// The kind's name as in the protocol (`stream`, `webpush`, `fcm`, `apns`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Stream => "stream",
-            Self::Webpush { .. } => "webpush",
-            Self::Fcm { .. } => "fcm",
-            Self::Apns { .. } => "apns",
-        }
-    }
-}
+/// How a device asked to be reached (the `delivery` object of §2): the
+/// core's protocol type, shared with the device side.
+pub use tessera_core::push::Delivery;
 
 /// What a wake-up says: which prompt to fetch, nothing else.
 #[derive(Debug, Clone, PartialEq, Eq)]
