@@ -379,7 +379,7 @@ impl From<PushError> for TesseraError {
             PushError::EnrollmentInvalid | PushError::KeyMismatch | PushError::BadEnrollment(_) => {
                 Self::PairingRefused { reason }
             }
-            PushError::DeviceRevoked | PushError::NotFound { what: "device" } => {
+            PushError::DeviceRevoked { .. } | PushError::NotFound { what: "device" } => {
                 Self::DeviceRevoked { reason }
             }
             PushError::NotFound { .. }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tessera_core::push::error::RevokeReason;
 use tessera_core::push::{
     AnswerOutcome, Decision, Delivery, PairingUri, PromptMode, PushClient, PushClock, PushError,
     PushEvent, VerifiedPrompt,
@@ -380,10 +381,20 @@ fn answer(global: &Global, args: AnswerArgs) -> Result<(), CliError> {
                     clean(&account.display_name())
                 )));
             }
+            Err(PushError::DeviceRevoked { reason }) => {
+                return Err(revoked_error(&account.display_name(), reason));
+            }
             Err(error) => return Err(error.into()),
         };
         describe_prompt(&account.display_name(), &prompt, clock.as_ref());
-        let outcome = runtime.block_on(client.answer(&prompt, decision, args.number.as_deref()))?;
+        let outcome = runtime
+            .block_on(client.answer(&prompt, decision, args.number.as_deref()))
+            .map_err(|error| match error {
+                PushError::DeviceRevoked { reason } => {
+                    revoked_error(&account.display_name(), reason)
+                }
+                other => other.into(),
+            })?;
         println!("{}", outcome_line(outcome));
         return outcome_result(outcome);
     }
@@ -391,6 +402,27 @@ fn answer(global: &Global, args: AnswerArgs) -> Result<(), CliError> {
         || CliError::not_found("no paired account knows this prompt"),
         CliError::from,
     ))
+}
+
+/// A command refused `device_revoked` (§9.3), said plainly by the reason
+/// the server gives, with what to do about it.
+fn revoked_error(name: &str, reason: RevokeReason) -> CliError {
+    let name = clean(name);
+    CliError::failure(match reason {
+        RevokeReason::Handoff => format!(
+            "{name}: this device was revoked by the server (handoff): the pairing moved to your \
+             new device. `tessera push listen` removes it here."
+        ),
+        RevokeReason::Replaced => format!(
+            "{name}: this device was revoked by the server (replaced): the account was activated \
+             on a new device. If that was not you, run `tessera push listen` to report it (within \
+             7 days) and contact the site."
+        ),
+        RevokeReason::Revoked => format!(
+            "{name}: this device was revoked by the server (revoked): pair it again, or remove it \
+             with `tessera push unpair --force`."
+        ),
+    })
 }
 
 // ------------------------------------------------------------------ listen
@@ -748,6 +780,17 @@ impl Listener {
                     }
                 }
                 Err(error @ PushError::InvalidAnswer { .. }) => eprintln!("{error}"),
+                // Revoked before the stream said so: dealt with as if it had.
+                Err(error @ PushError::DeviceRevoked { reason }) => {
+                    eprintln!("The answer could not be sent: {error}");
+                    self.on_event(
+                        index,
+                        PushEvent::Revoked {
+                            reason: reason.as_str().into(),
+                        },
+                    );
+                    return None;
+                }
                 Err(error) => {
                     eprintln!("The answer could not be sent: {error}");
                     return None;

@@ -134,7 +134,8 @@ pub(crate) async fn remember_jti(
 /// Checks a device request's proof (§4) and returns the device: the proof
 /// names a known device (`kid`), verifies under its key for this method,
 /// URL and body within ±60 s, and its `jti` is new. A revoked device gets
-/// `device_revoked` — only once its proof verified, so the answer tells a
+/// `device_revoked` with the stored reason (`revoked`, `replaced`,
+/// `handoff`, §9.3) — only once its proof verified, so the answer tells a
 /// stranger nothing. Records the `jti` and `last_seen` in one commit.
 pub async fn authenticate(
     state: &AppState,
@@ -201,7 +202,7 @@ pub(crate) async fn verify_proof(
     )
     .map_err(bad_proof)?;
     if device.revoked && !allow_revoked(&device) {
-        return Err(ApiError::DeviceRevoked);
+        return Err(ApiError::device_revoked(device.revoke_reason.as_deref()));
     }
     Ok((device, claims))
 }

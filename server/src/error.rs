@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+pub use tessera_core::push::error::RevokeReason;
 
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +20,13 @@ pub enum ApiError {
     /// The device's `Tessera-Proof` was refused; the text says why.
     #[error("the request proof was refused: {0}")]
     BadProof(String),
-    /// The device has been revoked.
-    #[error("this device has been revoked; pair it again")]
-    DeviceRevoked,
+    /// The device has been revoked; the answer names the stored reason
+    /// (§9.3), so a device that was offline learns why.
+    #[error("{}", revoked_sentence(*reason))]
+    DeviceRevoked {
+        /// Why it was revoked.
+        reason: RevokeReason,
+    },
     /// A fraud report blocks prompts for this user until the RP unblocks.
     #[error("prompts for this user are blocked after a fraud report")]
     UserBlocked,
@@ -97,7 +102,7 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::BadApiKey => "bad_api_key",
             Self::BadProof(_) => "bad_proof",
-            Self::DeviceRevoked => "device_revoked",
+            Self::DeviceRevoked { .. } => "device_revoked",
             Self::UserBlocked => "user_blocked",
             Self::NotFound(_) => "not_found",
             Self::PromptFinished => "prompt_finished",
@@ -124,7 +129,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::BadApiKey | Self::BadProof(_) => StatusCode::UNAUTHORIZED,
-            Self::DeviceRevoked | Self::UserBlocked => StatusCode::FORBIDDEN,
+            Self::DeviceRevoked { .. } | Self::UserBlocked => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PromptFinished | Self::AnswerReplayed | Self::TotpReplayed => {
                 StatusCode::CONFLICT
@@ -143,9 +148,28 @@ impl ApiError {
         }
     }
 
+    /// `device_revoked` for a device whose stored `revoke_reason` is
+    /// `stored` (a missing or unknown one counts as `revoked`).
+    pub fn device_revoked(stored: Option<&str>) -> Self {
+        Self::DeviceRevoked {
+            reason: stored.map_or(RevokeReason::Revoked, RevokeReason::from_wire),
+        }
+    }
+
     /// Wraps an internal failure (logged with its detail when answered).
     pub fn internal(error: impl std::fmt::Display) -> Self {
         Self::Internal(error.to_string())
+    }
+}
+
+/// The `device_revoked` sentence for each reason.
+fn revoked_sentence(reason: RevokeReason) -> &'static str {
+    match reason {
+        RevokeReason::Revoked => "this device has been revoked; pair it again",
+        RevokeReason::Replaced => {
+            "this device was replaced: the account was activated on a new device"
+        }
+        RevokeReason::Handoff => "this device handed its pairing off to a new device",
     }
 }
 
@@ -161,8 +185,10 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal error");
         }
         let mut body = serde_json::json!({"error": self.code(), "message": self.to_string()});
-        if let Self::WrongNumber { attempts_left } = self {
-            body["attempts_left"] = attempts_left.into();
+        match &self {
+            Self::WrongNumber { attempts_left } => body["attempts_left"] = (*attempts_left).into(),
+            Self::DeviceRevoked { reason } => body["reason"] = reason.as_str().into(),
+            _ => {}
         }
         let retry_after = match self {
             Self::Cooldown { retry_after } | Self::TotpLocked { retry_after } => Some(retry_after),

@@ -106,7 +106,7 @@ async fn handoff(
         return Err(ApiError::HandoffReplayed);
     }
     if old.revoked {
-        return Err(ApiError::DeviceRevoked);
+        return Err(ApiError::device_revoked(old.revoke_reason.as_deref()));
     }
     let delivery_json = serde_json::to_string(&request.delivery).map_err(ApiError::internal)?;
     let exp = i64::try_from(claims.exp).map_err(|_| ApiError::HandoffInvalid("exp".into()))?;
@@ -134,13 +134,15 @@ async fn handoff(
     }
     remember_jti(&mut tx, &proof_claims).await?;
     // Checked again inside the transaction: a concurrent revocation wins.
-    let still_active: Option<(i64,)> =
-        sqlx::query_as("SELECT 1 FROM devices WHERE id = ? AND revoked_at IS NULL")
+    let now_row: Option<(Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT revoked_at, revoke_reason FROM devices WHERE id = ?")
             .bind(&old.id)
             .fetch_optional(&mut *tx)
             .await?;
-    if still_active.is_none() {
-        return Err(ApiError::DeviceRevoked);
+    match now_row {
+        Some((None, _)) => {}
+        Some((Some(_), reason)) => return Err(ApiError::device_revoked(reason.as_deref())),
+        None => return Err(ApiError::device_revoked(None)),
     }
     sqlx::query(
         "INSERT INTO devices (id, user, name, public_jwk, delivery, created_at, last_seen)

@@ -424,12 +424,14 @@ fn a_revoked_device_is_refused_and_its_prompts_expire() {
         )
         .expect(200);
     assert_eq!(revoked, json!({"revoked": 1}));
-    device
+    let refused = device
         .call(&server, "GET", "/v1/device/prompts", b"")
         .expect_error(403, "device_revoked");
-    device
+    assert_eq!(refused["reason"], "revoked", "{refused}");
+    let refused = device
         .answer(&server, &prompt, Decision::Approve, Some(&number))
         .expect_error(403, "device_revoked");
+    assert_eq!(refused["reason"], "revoked", "{refused}");
     // No device is left to answer: the prompt ended, and new ones are refused.
     assert_eq!(server.outcome(&id)["state"], "expired");
     server
@@ -488,8 +490,10 @@ fn a_replacing_enrollment_revokes_the_old_devices() {
     old.call(&server, "GET", "/v1/device/prompts", b"")
         .expect(200);
     let new = pair_with_uri(&server, uri, "alice").device;
-    old.call(&server, "GET", "/v1/device/prompts", b"")
+    let refused = old
+        .call(&server, "GET", "/v1/device/prompts", b"")
         .expect_error(403, "device_revoked");
+    assert_eq!(refused["reason"], "replaced", "{refused}");
     let devices = server
         .rp("GET", "/v1/rp/users/alice/devices", None)
         .expect(200);

@@ -251,3 +251,79 @@ fn a_replaced_device_reports_not_me_and_blocks_the_user_until_unblocked() {
         )
         .expect_error(403, "device_revoked");
 }
+
+/// A device revoked while it was offline learns why on its next request
+/// (§8, §9.3): `device_revoked` carries the stored reason, on the stream's
+/// connect and on every other device endpoint alike.
+#[test]
+fn a_revoked_device_learns_the_reason_on_its_next_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let expect_reason = |device: &Device, reason: &str| {
+        for (method, path) in [
+            ("GET", "/v1/device/stream"),
+            ("GET", "/v1/device/prompts"),
+            ("DELETE", "/v1/device"),
+        ] {
+            let body = device
+                .call(&server, method, path, b"")
+                .expect_error(403, "device_revoked");
+            assert_eq!(body["reason"], reason, "{method} {path}: {body}");
+            let message = body["message"].as_str().unwrap();
+            assert!(!message.contains(&device.id), "{message}");
+        }
+    };
+
+    // Replaced by the site's replacing enrollment (a lost phone).
+    let lost = pair(&server, "erin").device;
+    let uri = enrollment_uri(&server, "erin", Some(json!({"replace": true})));
+    let replacement = pair_with_uri(&server, uri, "erin").device;
+    expect_reason(&lost, "replaced");
+    // It may still report the replacement, and is told nothing more.
+    lost.call(
+        &server,
+        "POST",
+        "/v1/device/report",
+        br#"{"reason":"not_me"}"#,
+    )
+    .expect(200);
+
+    // Revoked by the relying party.
+    server
+        .rp(
+            "DELETE",
+            &format!("/v1/rp/users/erin/devices/{}", replacement.id),
+            None,
+        )
+        .expect(200);
+    expect_reason(&replacement, "revoked");
+
+    // Handed off to a new device.
+    let old = pair(&server, "frank").device;
+    let new_key = SigningKey::generate().unwrap();
+    claim(&server, &new_key, &authorize(&old, new_key.public_key())).expect(201);
+    expect_reason(&old, "handoff");
+    // A second claim of a fresh authorization by the handed-off device is
+    // refused with the same reason.
+    let other_key = SigningKey::generate().unwrap();
+    let body = claim(
+        &server,
+        &other_key,
+        &authorize(&old, other_key.public_key()),
+    )
+    .expect_error(403, "device_revoked");
+    assert_eq!(body["reason"], "handoff", "{body}");
+
+    // A stranger's proof still learns nothing: the reason comes only after
+    // the proof verified.
+    let stranger = Device {
+        key: SigningKey::generate().unwrap(),
+        id: old.id.clone(),
+        user: "frank".into(),
+        pinned: old.pinned.clone(),
+    };
+    let body = stranger
+        .call(&server, "GET", "/v1/device/prompts", b"")
+        .expect_error(401, "bad_proof");
+    assert!(body.get("reason").is_none(), "{body}");
+}

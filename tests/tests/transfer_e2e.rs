@@ -605,3 +605,117 @@ fn a_lost_phone_replaced_by_a_stranger_is_reported_and_blocks_the_user() {
     let (status, body) = server.prompt("dave");
     assert_eq!(status, 201, "{body}");
 }
+
+/// §9.2 with the old phone offline: the replacing enrollment is used while
+/// nothing listens on the old device; when it comes back, `push answer` is
+/// refused with the reason, and `push listen --once` learns `replaced` on
+/// connect, asks, and reports.
+#[test]
+fn a_lost_phone_offline_during_the_replacement_learns_it_on_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let old = Device::new(&server);
+    let thief = Device::new(&server);
+    old.ok(&[
+        "push",
+        "pair",
+        &server.enroll("erin", false),
+        "--name",
+        "old phone",
+    ]);
+    let old_id = old.ok(&["push", "list", "--json"]).json()[0]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Nothing listens on the old device meanwhile.
+    thief.ok(&[
+        "push",
+        "pair",
+        &server.enroll("erin", true),
+        "--name",
+        "not mine",
+    ]);
+    let (status, prompt) = server.prompt("erin");
+    assert_eq!(status, 201, "{prompt}");
+    let id = prompt["prompt_id"].as_str().unwrap();
+
+    // Any command names the reason plainly.
+    let out = old.run(&["push", "answer", id, "--deny"]);
+    assert_ne!(out.code, Some(0), "{out}");
+    assert!(out.stderr.contains("(replaced)"), "{out}");
+    assert!(out.stderr.contains("activated on a new device"), "{out}");
+
+    // Back online: the refused connect says `replaced`, and "no" reports it.
+    let mut listen = old.spawn(&["push", "listen", "--once"]);
+    listen.wait_for("was this you?");
+    listen.write("no\n");
+    let out = listen.finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("reported"), "{out}");
+
+    let (status, body) = server.prompt("erin");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("user_blocked")),
+        "{body}"
+    );
+    let devices = server.devices("erin");
+    let row = devices
+        .iter()
+        .find(|d| d["device_id"] == old_id.as_str())
+        .unwrap();
+    assert_eq!(row["revoke_reason"], "replaced");
+    assert!(row["fraud_reported_at"].is_i64(), "{row}");
+}
+
+/// §9.1 with the old device offline when the new one claims the hand-off:
+/// its next `push listen` learns `handoff` on connect, says the pairing
+/// moved and removes it.
+#[test]
+fn an_old_device_offline_during_the_handoff_learns_it_moved_on_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let old = Device::new(&server);
+    let new = Device::new(&server);
+    old.ok(&[
+        "push",
+        "pair",
+        &server.enroll("frank", false),
+        "--name",
+        "old phone",
+    ]);
+    // Nothing listens on the old device during the transfer.
+    let mut receive = new.spawn(&[
+        "transfer",
+        "receive",
+        "--server",
+        &server.url,
+        "--confirm",
+        "-",
+        "--name",
+        "new phone",
+    ]);
+    let invite = receive.invite();
+    let out = old.ok(&["transfer", "send", &invite]);
+    assert!(out.stdout.contains("Handed off 1 push pairing(s)"), "{out}");
+    receive.wait_for("Confirmation code: ");
+    receive.write(&format!("{}\n", code_in(&out.stdout)));
+    let out = receive.finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("Moved push approval"), "{out}");
+
+    // The old device still holds the dead pairing, until it connects.
+    assert_eq!(
+        old.ok(&["push", "list", "--json"]).json()[0]["user"],
+        "frank"
+    );
+    let out = old.run(&["push", "listen", "--once"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("moved to your new device"), "{out}");
+    assert_eq!(old.ok(&["push", "list", "--json"]).json(), json!([]));
+    assert_eq!(
+        new.ok(&["push", "list", "--json"]).json()[0]["user"],
+        "frank"
+    );
+}

@@ -804,7 +804,7 @@ impl PushClient {
             return Ok(());
         }
         match refusal(&answer, "device") {
-            PushError::DeviceRevoked | PushError::NotFound { .. } => Ok(()),
+            PushError::DeviceRevoked { .. } | PushError::NotFound { .. } => Ok(()),
             other => Err(other),
         }
     }

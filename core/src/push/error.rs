@@ -17,9 +17,13 @@ pub enum PushError {
         "the pairing code was refused (already used or expired): ask the site for a new QR code"
     )]
     EnrollmentInvalid,
-    /// `device_revoked`: the server revoked this device.
-    #[error("this device was revoked by the server: pair it again")]
-    DeviceRevoked,
+    /// `device_revoked`: the server revoked this device, for `reason`
+    /// (§9.3; `revoked` when the server gave none).
+    #[error("{}", reason.sentence())]
+    DeviceRevoked {
+        /// Why, as the server stored it.
+        reason: RevokeReason,
+    },
     /// `user_blocked`: a fraud report blocks prompts for the user.
     #[error("prompts for this user are blocked after a fraud report: the site must unblock them")]
     UserBlocked,
@@ -143,7 +147,7 @@ impl PushError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::EnrollmentInvalid => "enrollment_invalid",
-            Self::DeviceRevoked => "device_revoked",
+            Self::DeviceRevoked { .. } => "device_revoked",
             Self::UserBlocked => "user_blocked",
             Self::NotFound { .. } => "not_found",
             Self::PromptFinished => "prompt_finished",
@@ -196,6 +200,8 @@ impl PushError {
             error: String,
             #[serde(default)]
             message: String,
+            #[serde(default)]
+            reason: Option<String>,
         }
         let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) else {
             return Self::Server {
@@ -211,7 +217,12 @@ impl PushError {
         let message = clean_message(&parsed.message);
         match parsed.error.as_str() {
             "enrollment_invalid" => Self::EnrollmentInvalid,
-            "device_revoked" => Self::DeviceRevoked,
+            "device_revoked" => Self::DeviceRevoked {
+                reason: parsed
+                    .reason
+                    .as_deref()
+                    .map_or(RevokeReason::Revoked, RevokeReason::from_wire),
+            },
             "user_blocked" => Self::UserBlocked,
             "not_found" => Self::NotFound { what },
             "prompt_finished" => Self::PromptFinished,
@@ -231,6 +242,64 @@ impl PushError {
                 },
             },
         }
+    }
+}
+
+/// Why the server revoked a device (`docs/push-protocol.md` §9.3): the
+/// `reason` of the stream's `revoked` event and of a `device_revoked`
+/// error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RevokeReason {
+    /// The site revoked it (or signed the user out everywhere), or the
+    /// device unpaired itself. Also any reason this version does not know.
+    #[default]
+    Revoked,
+    /// A replacing enrollment (lost phone) activated the account on another
+    /// device: ask the user whether that was them (§9.2).
+    Replaced,
+    /// The pairing was handed off to a new device (§9.1): it moved.
+    Handoff,
+}
+
+impl RevokeReason {
+    /// The protocol's name: `revoked`, `replaced` or `handoff`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::Replaced => "replaced",
+            Self::Handoff => "handoff",
+        }
+    }
+
+    /// Reads the protocol's name; anything else (a later protocol's
+    /// reason) counts as [`RevokeReason::Revoked`].
+    pub fn from_wire(text: &str) -> Self {
+        match text.trim() {
+            "replaced" => Self::Replaced,
+            "handoff" => Self::Handoff,
+            _ => Self::Revoked,
+        }
+    }
+
+    /// One sentence saying what happened, for [`PushError::DeviceRevoked`].
+    fn sentence(self) -> &'static str {
+        match self {
+            Self::Revoked => "this device was revoked by the server (revoked): pair it again",
+            Self::Replaced => {
+                "this device was revoked by the server (replaced): the account was activated \
+                 on a new device; if that was not you, report it"
+            }
+            Self::Handoff => {
+                "this device was revoked by the server (handoff): the pairing moved to a new \
+                 device"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RevokeReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -270,7 +339,12 @@ mod tests {
     fn maps_every_protocol_code() {
         let cases = [
             ("enrollment_invalid", PushError::EnrollmentInvalid),
-            ("device_revoked", PushError::DeviceRevoked),
+            (
+                "device_revoked",
+                PushError::DeviceRevoked {
+                    reason: RevokeReason::Revoked,
+                },
+            ),
             ("user_blocked", PushError::UserBlocked),
             ("not_found", PushError::NotFound { what: "prompt" }),
             ("prompt_finished", PushError::PromptFinished),
@@ -319,7 +393,33 @@ mod tests {
             odd.to_string(),
             "the server answered HTTP 418 (teapot): no details"
         );
-        assert!(!PushError::DeviceRevoked.is_transient());
+        assert!(
+            !PushError::DeviceRevoked {
+                reason: RevokeReason::Revoked
+            }
+            .is_transient()
+        );
+    }
+
+    #[test]
+    fn device_revoked_carries_the_reason() {
+        for (wire, reason) in [
+            ("revoked", RevokeReason::Revoked),
+            ("replaced", RevokeReason::Replaced),
+            ("handoff", RevokeReason::Handoff),
+            ("something-later", RevokeReason::Revoked),
+        ] {
+            let body = format!(r#"{{"error":"device_revoked","message":"x","reason":"{wire}"}}"#);
+            let error = PushError::from_answer(403, body.as_bytes(), None, "device");
+            assert_eq!(error, PushError::DeviceRevoked { reason });
+            assert_eq!(error.code(), "device_revoked");
+            assert!(error.to_string().contains(reason.as_str()), "{error}");
+        }
+        assert_eq!(RevokeReason::Handoff.to_string(), "handoff");
+        assert_eq!(
+            RevokeReason::from_wire(RevokeReason::Replaced.as_str()),
+            RevokeReason::Replaced
+        );
     }
 
     #[test]

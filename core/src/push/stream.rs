@@ -46,7 +46,10 @@ pub enum PushEvent {
         retry_in: Duration,
     },
     /// The server revoked this device (`revoked`, `replaced`, `handoff`):
-    /// the stream is over and the pairing is dead.
+    /// the stream is over and the pairing is dead. Given both for the
+    /// stream's `revoked` event and when a (re)connect is refused
+    /// `device_revoked` (the device was revoked while offline); read it
+    /// with [`super::error::RevokeReason::from_wire`].
     Revoked {
         /// The server's reason (shortened).
         reason: String,
@@ -284,10 +287,12 @@ async fn run(client: PushClient, events: mpsc::Sender<PushEvent>) {
                 let _ = events.send(PushEvent::Revoked { reason }).await;
                 return;
             }
-            End::Failed(PushError::DeviceRevoked) => {
+            // Refused at (re)connect: the same event as the stream's own
+            // `revoked`, with the reason the server stored.
+            End::Failed(PushError::DeviceRevoked { reason }) => {
                 let _ = events
                     .send(PushEvent::Revoked {
-                        reason: "revoked".into(),
+                        reason: reason.as_str().into(),
                     })
                     .await;
                 return;
