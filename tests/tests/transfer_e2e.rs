@@ -571,7 +571,7 @@ fn a_lost_phone_replaced_by_a_stranger_is_reported_and_blocks_the_user() {
         .unwrap()
         .to_string();
 
-    let mut listen = old.spawn(&["push", "listen"]);
+    let listen = old.spawn(&["push", "listen"]);
     listen.wait_for("listening for sign-in requests");
     thief.ok(&[
         "push",
@@ -580,25 +580,7 @@ fn a_lost_phone_replaced_by_a_stranger_is_reported_and_blocks_the_user() {
         "--name",
         "not mine",
     ]);
-    listen.wait_for("was this you?");
-    listen.write("no\n");
-    let out = listen.finish();
-    assert_eq!(out.code, Some(0), "{out}");
-    assert!(out.stdout.contains("reported"), "{out}");
-
-    let (status, body) = server.prompt("dave");
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("user_blocked")),
-        "{body}"
-    );
-    let devices = server.devices("dave");
-    let row = devices
-        .iter()
-        .find(|d| d["device_id"] == old_id.as_str())
-        .unwrap();
-    assert_eq!(row["revoke_reason"], "replaced");
-    assert!(row["fraud_reported_at"].is_i64(), "{row}");
+    answer_not_me_and_check_blocked(listen, &server, "dave", &old_id);
 
     let (status, _) = server.rp("POST", "/v1/rp/users/dave/unblock", None);
     assert_eq!(status, 200);
@@ -647,26 +629,8 @@ fn a_lost_phone_offline_during_the_replacement_learns_it_on_connect() {
     assert!(out.stderr.contains("activated on a new device"), "{out}");
 
     // Back online: the refused connect says `replaced`, and "no" reports it.
-    let mut listen = old.spawn(&["push", "listen", "--once"]);
-    listen.wait_for("was this you?");
-    listen.write("no\n");
-    let out = listen.finish();
-    assert_eq!(out.code, Some(0), "{out}");
-    assert!(out.stdout.contains("reported"), "{out}");
-
-    let (status, body) = server.prompt("erin");
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("user_blocked")),
-        "{body}"
-    );
-    let devices = server.devices("erin");
-    let row = devices
-        .iter()
-        .find(|d| d["device_id"] == old_id.as_str())
-        .unwrap();
-    assert_eq!(row["revoke_reason"], "replaced");
-    assert!(row["fraud_reported_at"].is_i64(), "{row}");
+    let listen = old.spawn(&["push", "listen", "--once"]);
+    answer_not_me_and_check_blocked(listen, &server, "erin", &old_id);
 }
 
 /// §9.1 with the old device offline when the new one claims the hand-off:
@@ -718,4 +682,25 @@ fn an_old_device_offline_during_the_handoff_learns_it_moved_on_connect() {
         new.ok(&["push", "list", "--json"]).json()[0]["user"],
         "frank"
     );
+}
+
+/// Answers "no" to "was this you?" on a listening old device, then checks the
+/// report blocked the user's prompts and shows in the RP's device list.
+fn answer_not_me_and_check_blocked(mut listen: Running, server: &Server, user: &str, old_id: &str) {
+    listen.wait_for("was this you?");
+    listen.write("no\n");
+    let out = listen.finish();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("reported"), "{out}");
+
+    let (status, body) = server.prompt(user);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("user_blocked")),
+        "{body}"
+    );
+    let devices = server.devices(user);
+    let row = devices.iter().find(|d| d["device_id"] == old_id).unwrap();
+    assert_eq!(row["revoke_reason"], "replaced");
+    assert!(row["fraud_reported_at"].is_i64(), "{row}");
 }
