@@ -4,7 +4,9 @@
 # rustfmt, clippy (-D warnings) and `cargo test --workspace` inside a private
 # D-Bus session with a headless, unlocked gnome-keyring (the real Secret
 # Service), with the tests that need OS parts made mandatory; then the Kotlin
-# JVM tests and Android compile check (Maven), and the Swift bindings check.
+# JVM tests and Android compile check (Maven), the Swift bindings check, a
+# bounded fuzzing run (cargo-fuzz, installed if missing) and a short load test
+# of the push server.
 #
 #   bash scripts/test.sh              # everything
 #   bash scripts/test.sh --deps-only  # only install what is missing
@@ -27,9 +29,9 @@ ensure_packages() {
     # and dbus-send (dbus), dbus-launch (dbus-x11), secret-tool
     # (libsecret-tools), oathtool (oathtool), chronyd (chrony), faketime
     # (faketime; libfaketime brings the preload library), mvn (maven), javac
-    # (openjdk-17-jdk-headless).
+    # (openjdk-17-jdk-headless), g++ (libFuzzer, built by the fuzz smoke run).
     for tool in gnome-keyring-daemon dbus-run-session dbus-send dbus-launch secret-tool oathtool \
-        chronyd faketime mvn javac; do
+        chronyd faketime mvn javac g++; do
         if ! command -v "$tool" >/dev/null 2>&1; then
             echo "missing: $tool"
             missing=1
@@ -50,7 +52,7 @@ ensure_packages() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         gnome-keyring dbus dbus-x11 libsecret-tools oathtool chrony faketime libfaketime \
-        maven openjdk-17-jdk-headless
+        maven openjdk-17-jdk-headless g++
 }
 
 ensure_python_cryptography() {
