@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tessera_core::push::jws::KeyRef;
 use tessera_core::push::messages::random_id;
 use tessera_core::push::{PairingUri, PromptClaims, PromptContext, PromptMode, SigningKey};
-use tessera_tests::{Out, tessera_bin, tessera_server_bin};
+use tessera_tests::{Out, rp_http, tessera_bin, tessera_server_bin};
 
 const API_KEY: &str = "e2e-api-key-0123456789abcdef";
 const WAIT: Duration = Duration::from_secs(60);
@@ -34,68 +34,9 @@ fn now() -> u64 {
 
 // ------------------------------------------------------------ HTTP client
 
-/// One blocking HTTP/1.1 request to a loopback URL; returns the status and
-/// the JSON body (`Null` when empty or not JSON).
+/// One blocking RP call with this file's API key; status and JSON body.
 fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    let rest = url.strip_prefix("http://").expect("loopback http URL");
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
-    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
-         Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP answer");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut payload = raw[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        payload = dechunk(&payload);
-    }
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status");
-    (
-        status,
-        serde_json::from_slice(&payload).unwrap_or(Value::Null),
-    )
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&data[..end])
-                .split(';')
-                .next()
-                .unwrap()
-                .trim(),
-            16,
-        )
-        .unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[end + 2 + size + 2..];
-    }
+    rp_http(API_KEY, method, url, body)
 }
 
 // ------------------------------------------------------------ the server

@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tessera_core::{Account, CreateOptions, OtpauthUri, Unlock, Vault};
-use tessera_tests::{CHEAP_KDF, Out, tessera_bin, tessera_server_bin};
+use tessera_tests::{CHEAP_KDF, Out, rp_http, tessera_bin, tessera_server_bin};
 
 const API_KEY: &str = "transfer-e2e-key-0123456789abcdef";
 const PASSWORD: &str = "vault-pw";
@@ -22,47 +21,9 @@ const WAIT: Duration = Duration::from_secs(60);
 
 // ------------------------------------------------------------ the server
 
-/// One blocking RP call (`Connection: close`); status and JSON body.
+/// One blocking RP call with this file's API key; status and JSON body.
 fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = TcpStream::connect(host).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
-         Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut payload = raw[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = Vec::new();
-        let mut data = payload.as_slice();
-        while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
-            let size =
-                usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap();
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&data[end + 2..end + 2 + size]);
-            data = &data[end + 2 + size + 2..];
-        }
-        payload = out;
-    }
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (
-        status,
-        serde_json::from_slice(&payload).unwrap_or(Value::Null),
-    )
+    rp_http(API_KEY, method, url, body)
 }
 
 struct Server {
