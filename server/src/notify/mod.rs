@@ -72,25 +72,6 @@ pub trait Notifier: Send + Sync {
     ) -> BoxFuture<'a, Result<(), NotifyError>>;
 }
 
-/// A notifier that only serves streams (no push services configured).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct StreamOnly;
-
-impl Notifier for StreamOnly {
-    fn wake<'a>(
-        &'a self,
-        delivery: &'a Delivery,
-        _wakeup: &'a Wakeup,
-    ) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(async move {
-            match delivery {
-                Delivery::Stream => Ok(()),
-                other => Err(NotifyError::NotConfigured(other.kind())),
-            }
-        })
-    }
-}
-
 pub mod apns;
 pub mod fcm;
 pub mod webpush;
