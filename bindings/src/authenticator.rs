@@ -5,10 +5,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tessera_core::clock::{self, ClockReading, SourceSpec, TrustedClock};
+use tessera_core::http::Http;
 use tessera_core::vault::{CreateOptions, KdfParams, Unlock, Vault};
 use tessera_core::{Account, KeyStore, OtpKind, OtpauthUri, PlatformKeyStore, Timestamp};
 
 use crate::TesseraError;
+use crate::http::{ForeignTransport, HttpTransport};
 use crate::records::{AccountRecord, AddedAccount, ClockInfo, CodeRecord, SlotRecord, VaultInfo};
 use crate::storage::{ForeignKeyStore, SecureStorage};
 
@@ -47,6 +49,9 @@ pub struct Authenticator {
     /// Shared with the push clients, which judge expiry and date their
     /// request proofs by it.
     pub(crate) clock: Arc<TrustedClock>,
+    /// The app's HTTP transport, or none (every network call then fails
+    /// saying so).
+    pub(crate) http: Http,
     vault: Mutex<Option<Vault>>,
 }
 
@@ -100,10 +105,17 @@ impl Authenticator {
 impl Authenticator {
     /// Sets up an authenticator over `config.data_dir`. Nothing is unlocked
     /// yet: call `create_vault` the first time, then an `unlock_…` method.
+    ///
+    /// `storage` keeps the vault's keystore key (`null`/`nil`: passwords
+    /// only, or the platform keystore when the config asks for it). `http`
+    /// is the app's HTTP client for HTTPS time sources, push approval and
+    /// transfers; without one those fail with a plain error (NTP time
+    /// sources still work).
     #[uniffi::constructor]
     pub fn new(
         config: AuthenticatorConfig,
         storage: Option<Arc<dyn SecureStorage>>,
+        http: Option<Arc<dyn HttpTransport>>,
     ) -> Result<Arc<Self>, TesseraError> {
         let dir = PathBuf::from(&config.data_dir);
         if config.data_dir.is_empty() {
@@ -127,9 +139,14 @@ impl Authenticator {
                 },
                 (None, false) => (None, Some("no secure storage was given".into())),
             };
+        let http = match http {
+            Some(transport) => Http::new(Arc::new(ForeignTransport(transport))),
+            None => Http::none(),
+        };
         // A damaged clock file only means "time unknown until the next sync".
         let (clock, _) = TrustedClock::new(
             sources,
+            http.clone(),
             config.time_correction,
             Some(dir.join("clock.json")),
         );
@@ -138,6 +155,7 @@ impl Authenticator {
             keystore,
             keystore_problem,
             clock: Arc::new(clock),
+            http,
             vault: Mutex::new(None),
         }))
     }
@@ -234,10 +252,18 @@ impl Authenticator {
         Ok(added)
     }
 
-    /// Adds every account whose QR code is in a PNG or JPEG image. All or
-    /// nothing: one bad code adds none.
-    pub fn add_from_qr_image(&self, image: Vec<u8>) -> Result<Vec<AddedAccount>, TesseraError> {
-        self.add_uris(tessera_core::qr::decode_image(&image)?)
+    /// Adds every account whose QR code is in an image, given as grey
+    /// pixels: one byte per pixel (0 black to 255 white), row by row,
+    /// `width × height` bytes. The app decodes the picture with the
+    /// platform's decoder (any format it reads) and converts it to grey. All
+    /// or nothing: one bad code adds none.
+    pub fn add_from_qr_pixels(
+        &self,
+        width: u32,
+        height: u32,
+        grey: Vec<u8>,
+    ) -> Result<Vec<AddedAccount>, TesseraError> {
+        self.add_uris(tessera_core::qr::decode_grey(width, height, &grey)?)
     }
 
     /// Every account, in display order.

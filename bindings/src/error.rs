@@ -166,6 +166,14 @@ pub enum TesseraError {
     /// else's device; start again.
     #[error("the confirmation code does not match: nothing was added; start the transfer again")]
     ConfirmationMismatch,
+    /// For `HttpTransport` implementations: a request got no response (no
+    /// connection, a TLS failure, a timeout). Tessera reports it to its
+    /// caller as the error of the operation that needed the network.
+    #[error("{reason}")]
+    Network {
+        /// Why, naming at most the host.
+        reason: String,
+    },
     /// Anything else (file system, crypto): the reason says what happened.
     #[error("{reason}")]
     Internal {

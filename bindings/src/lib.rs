@@ -2,16 +2,15 @@
 
 mod authenticator;
 mod error;
+mod http;
 mod push;
 mod records;
 mod storage;
 mod transfer;
 
-#[cfg(target_os = "android")]
-mod android;
-
 pub use authenticator::{Authenticator, AuthenticatorConfig};
 pub use error::TesseraError;
+pub use http::{HttpBody, HttpHeader, HttpRequest, HttpResponse, HttpTransport};
 pub use push::{
     AnswerOutcome, PushAccount, PushDecision, PushDelivery, PushEvent, PushPrompt, PushSubscription,
 };

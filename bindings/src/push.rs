@@ -444,6 +444,7 @@ impl Authenticator {
     /// A client for the pairing of `account_id`.
     fn push_client(&self, account_id: &str) -> Result<PushClient, TesseraError> {
         Ok(PushClient::new(
+            self.http.clone(),
             &self.push_part(account_id)?,
             self.push_clock(),
         )?)
@@ -518,8 +519,15 @@ impl Authenticator {
                 .map(|_| ())?)
         })?;
         let clock = self.push_clock();
-        let part = push::pair(&uri, &device_name, &delivery.into(), clock.now_secs()).await?;
-        let client = PushClient::new(&part, clock);
+        let part = push::pair(
+            &self.http,
+            &uri,
+            &device_name,
+            &delivery.into(),
+            clock.now_secs(),
+        )
+        .await?;
+        let client = PushClient::new(self.http.clone(), &part, clock);
         let stored = self.with_vault(|vault| {
             let (id, _) = vault.add_pairing(&uri.issuer, &uri.account, part)?;
             let account = vault.get(&id).ok_or_else(|| TesseraError::Internal {

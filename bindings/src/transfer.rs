@@ -19,6 +19,7 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use tessera_core::http::Http;
 use tessera_core::push::{self, HandoffOffer, PushClient, PushClock, SigningKey};
 use tessera_core::transfer::device_to_device::{
     self, DeviceTransferError, Invite, Received, Receiver, Rendezvous,
@@ -968,9 +969,15 @@ impl TransferReceiver {
                     });
                     continue;
                 }
-                let claimed =
-                    push::claim_handoff(offer, key, &device_name, &delivery, clock.now_secs())
-                        .await;
+                let claimed = push::claim_handoff(
+                    &self.owner.http,
+                    offer,
+                    key,
+                    &device_name,
+                    &delivery,
+                    clock.now_secs(),
+                )
+                .await;
                 let stored = claimed.map_err(TesseraError::from).and_then(|part| {
                     self.owner.with_vault(|vault| {
                         let (id, _) = vault.add_pairing(&offer.issuer, &offer.account, part)?;
@@ -1041,7 +1048,8 @@ fn offers(
         .iter()
         .filter_map(|account| {
             let part = account.push.as_ref()?;
-            PushClient::new(part, Arc::clone(clock))
+            // Signing only: the offer travels inside the envelope.
+            PushClient::new(Http::none(), part, Arc::clone(clock))
                 .and_then(|client| client.handoff_offer(part, account, key))
                 .ok()
         })
@@ -1063,7 +1071,9 @@ impl Authenticator {
             return Err(TesseraError::Locked);
         }
         let mailbox = match server_url.as_deref().map(str::trim) {
-            Some(server) if !server.is_empty() => Some(Box::new(Mailbox::create(server).await?)),
+            Some(server) if !server.is_empty() => {
+                Some(Box::new(Mailbox::create(self.http.clone(), server).await?))
+            }
             _ => None,
         };
         let rendezvous = mailbox
@@ -1114,7 +1124,7 @@ impl Authenticator {
         let sealed = device_to_device::seal_with_handoffs(&invite, &accounts, handoffs)?;
         let envelope = match &invite.rendezvous {
             Rendezvous::Mailbox { server, id } => {
-                mailbox::deliver(server, id, sealed.envelope.clone()).await?;
+                mailbox::deliver(&self.http, server, id, sealed.envelope.clone()).await?;
                 None
             }
             Rendezvous::File => Some(sealed.envelope.clone()),

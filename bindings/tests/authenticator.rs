@@ -64,7 +64,7 @@ fn a_vault_lives_across_instances() {
     let dir = tempfile::tempdir().unwrap();
     let storage = Arc::new(MemoryStorage::default());
 
-    let first = Authenticator::new(config(&dir), Some(storage.clone())).unwrap();
+    let first = Authenticator::new(config(&dir), Some(storage.clone()), None).unwrap();
     assert!(!first.vault_exists());
     assert_eq!(first.accounts().unwrap_err(), TesseraError::Locked);
     let recovery = first.create_vault(None).unwrap();
@@ -75,7 +75,7 @@ fn a_vault_lives_across_instances() {
     first.add_uri(RFC_HOTP.into()).unwrap();
     drop(first);
 
-    let second = Authenticator::new(config(&dir), Some(storage)).unwrap();
+    let second = Authenticator::new(config(&dir), Some(storage), None).unwrap();
     assert!(second.vault_exists());
     assert!(!second.is_unlocked());
     second.unlock_with_keystore().unwrap();
@@ -104,7 +104,8 @@ fn a_vault_lives_across_instances() {
 #[test]
 fn account_operations() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Authenticator::new(config(&dir), Some(Arc::new(MemoryStorage::default()))).unwrap();
+    let app =
+        Authenticator::new(config(&dir), Some(Arc::new(MemoryStorage::default())), None).unwrap();
     app.create_vault(Some("correct horse".into())).unwrap();
     let a = app.add_uri(RFC_SHA1.into()).unwrap().account.id;
     let b = app
@@ -167,7 +168,7 @@ fn account_operations() {
 #[test]
 fn errors_are_typed_and_never_carry_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Authenticator::new(config(&dir), None).unwrap();
+    let app = Authenticator::new(config(&dir), None, None).unwrap();
     assert!(matches!(
         app.create_vault(None).unwrap_err(),
         TesseraError::InvalidInput { .. }
@@ -185,7 +186,12 @@ fn errors_are_typed_and_never_carry_secrets() {
         other => panic!("unexpected {other:?}"),
     }
     assert!(matches!(
-        app.add_from_qr_image(b"not an image".to_vec()).unwrap_err(),
+        app.add_from_qr_pixels(4, 4, vec![255; 15]).unwrap_err(),
+        TesseraError::InvalidImage { .. }
+    ));
+    assert!(matches!(
+        app.add_from_qr_pixels(64, 64, vec![255; 64 * 64])
+            .unwrap_err(),
         TesseraError::InvalidImage { .. }
     ));
 
@@ -210,6 +216,7 @@ fn errors_are_typed_and_never_carry_secrets() {
                 time_sources: Some(vec!["http://example.com".into()]),
                 ..config(&dir)
             },
+            None,
             None
         )
         .err()
@@ -222,7 +229,7 @@ fn errors_are_typed_and_never_carry_secrets() {
 fn a_failing_storage_is_reported_not_hidden() {
     let dir = tempfile::tempdir().unwrap();
     let storage = Arc::new(MemoryStorage::default());
-    let app = Authenticator::new(config(&dir), Some(storage.clone())).unwrap();
+    let app = Authenticator::new(config(&dir), Some(storage.clone()), None).unwrap();
     storage.fail.store(true, Ordering::SeqCst);
     assert_eq!(
         app.create_vault(None).unwrap_err(),
@@ -252,7 +259,7 @@ fn a_failing_storage_is_reported_not_hidden() {
 #[test]
 fn clock_status_without_sources_is_honest() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Authenticator::new(config(&dir), None).unwrap();
+    let app = Authenticator::new(config(&dir), None, None).unwrap();
     let status = app.clock_status();
     assert_eq!(status.state, ClockState::Unknown);
     assert!(status.message.contains("no time sources"));
@@ -274,7 +281,8 @@ fn clock_status_without_sources_is_honest() {
 #[test]
 fn many_threads_read_codes_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Authenticator::new(config(&dir), Some(Arc::new(MemoryStorage::default()))).unwrap();
+    let app =
+        Authenticator::new(config(&dir), Some(Arc::new(MemoryStorage::default())), None).unwrap();
     app.create_vault(None).unwrap();
     for i in 0..20 {
         app.add_uri(format!(
@@ -293,4 +301,47 @@ fn many_threads_read_codes_at_once() {
         assert_eq!(handle.join().unwrap(), expected);
     }
     assert_eq!(expected[0].code, "081804");
+}
+
+/// Grey pixels of `text` as a QR code: 4 pixels per module, a white border.
+fn qr_pixels(text: &str) -> (u32, u32, Vec<u8>) {
+    let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+    let modules = code.width();
+    let (scale, border) = (4, 4);
+    let side = (modules + 2 * border) * scale;
+    let colors = code.to_colors();
+    let mut grey = vec![255u8; side * side];
+    for y in 0..side {
+        for x in 0..side {
+            let (mx, my) = (
+                (x / scale).wrapping_sub(border),
+                (y / scale).wrapping_sub(border),
+            );
+            if mx < modules && my < modules && colors[my * modules + mx] == qrcode::Color::Dark {
+                grey[y * side + x] = 0;
+            }
+        }
+    }
+    let side = u32::try_from(side).unwrap();
+    (side, side, grey)
+}
+
+#[test]
+fn accounts_are_added_from_the_grey_pixels_of_a_qr_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Authenticator::new(config(&dir), None, None).unwrap();
+    app.create_vault(Some("pw".into())).unwrap();
+    let uri = "otpauth://totp/Example:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+    let (width, height, grey) = qr_pixels(uri);
+    let added = app.add_from_qr_pixels(width, height, grey).unwrap();
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0].account.issuer, "Example");
+    assert_eq!(added[0].account.label, "alice@example.com");
+    // The same code again is a duplicate, and nothing else was added.
+    let (width, height, grey) = qr_pixels(uri);
+    assert!(matches!(
+        app.add_from_qr_pixels(width, height, grey).unwrap_err(),
+        TesseraError::DuplicateAccount { .. }
+    ));
+    assert_eq!(app.accounts().unwrap().len(), 1);
 }

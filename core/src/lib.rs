@@ -3,7 +3,8 @@
 pub mod account;
 mod aead;
 pub mod clock;
-mod https;
+mod encoding;
+pub mod http;
 pub mod keystore;
 pub mod otp;
 pub mod otpauth;

@@ -1,13 +1,16 @@
-//! Reading QR codes from images (PNG or JPEG screenshots and photos).
+//! Reading QR codes from images: grey pixels ([`decode_grey`], what the
+//! mobile apps pass after decoding a picture with the platform's own image
+//! decoders) or, with the `image-files` feature, PNG and JPEG files
+//! (`decode_image`, for the desktop).
 //!
-//! Pure Rust (`image` to decode, `rqrr` to find and read codes), so the
-//! desktop and the mobile apps share it.
+//! Pure Rust (`quircs` finds and reads the codes; `image` decodes files), so
+//! every platform reads codes the same way.
 
 /// Why an image gave no text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QrError {
-    /// Not a PNG or JPEG that could be decoded.
-    #[error("not a PNG or JPEG image that can be read ({0})")]
+    /// Not an image that could be decoded, or pixels that do not make one.
+    #[error("not an image that can be read ({0})")]
     NotAnImage(String),
     /// Bigger than [`MAX_PIXELS`].
     #[error("the image is too large ({width}x{height}); crop it to the QR code")]
@@ -25,11 +28,46 @@ pub enum QrError {
     Unreadable(String),
 }
 
-/// The largest image decoded (40 megapixels): bigger ones are refused rather
+/// The largest image read (40 megapixels): bigger ones are refused rather
 /// than allowed to exhaust memory.
 pub const MAX_PIXELS: u64 = 40_000_000;
 
-/// Decodes every QR code in the image, in the order found.
+/// Decodes every QR code in a grey image, in the order found: `grey` holds
+/// one byte per pixel (0 black to 255 white), row by row, `width × height`
+/// bytes.
+pub fn decode_grey(width: u32, height: u32, grey: &[u8]) -> Result<Vec<String>, QrError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
+        return Err(QrError::TooLarge { width, height });
+    }
+    if pixels == 0 || grey.len() as u64 != pixels {
+        return Err(QrError::NotAnImage(format!(
+            "{} bytes of grey pixels for a {width}x{height} image, which needs {pixels}",
+            grey.len()
+        )));
+    }
+    let mut decoder = quircs::Quirc::default();
+    let codes: Vec<_> = decoder
+        .identify(width as usize, height as usize, grey)
+        .collect();
+    if codes.is_empty() {
+        return Err(QrError::NotFound);
+    }
+    codes
+        .into_iter()
+        .map(|code| {
+            let data = code
+                .map_err(|e| QrError::Unreadable(e.to_string()))?
+                .decode()
+                .map_err(|e| QrError::Unreadable(e.to_string()))?;
+            String::from_utf8(data.payload)
+                .map_err(|_| QrError::Unreadable("the code does not hold text".into()))
+        })
+        .collect()
+}
+
+/// Decodes every QR code in a PNG or JPEG file, in the order found.
+#[cfg(feature = "image-files")]
 pub fn decode_image(bytes: &[u8]) -> Result<Vec<String>, QrError> {
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
@@ -43,28 +81,34 @@ pub fn decode_image(bytes: &[u8]) -> Result<Vec<String>, QrError> {
     let image = image::load_from_memory(bytes)
         .map_err(|e| QrError::NotAnImage(e.to_string()))?
         .to_luma8();
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
-        image.get_pixel(x as u32, y as u32).0[0]
-    });
-    let grids = prepared.detect_grids();
-    if grids.is_empty() {
-        return Err(QrError::NotFound);
-    }
-    grids
-        .iter()
-        .map(|grid| {
-            grid.decode()
-                .map(|(_, text)| text)
-                .map_err(|e| QrError::Unreadable(e.to_string()))
-        })
-        .collect()
+    decode_grey(image.width(), image.height(), image.as_raw())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn grey_pixels_must_fill_the_image() {
+        assert!(matches!(
+            decode_grey(4, 4, &[255; 15]),
+            Err(QrError::NotAnImage(_))
+        ));
+        assert!(matches!(
+            decode_grey(0, 0, &[]),
+            Err(QrError::NotAnImage(_))
+        ));
+        assert_eq!(
+            decode_grey(100_000, 100_000, &[]),
+            Err(QrError::TooLarge {
+                width: 100_000,
+                height: 100_000
+            })
+        );
+        assert_eq!(decode_grey(64, 64, &[255; 64 * 64]), Err(QrError::NotFound));
+    }
+
+    #[cfg(feature = "image-files")]
     #[test]
     fn refuses_what_is_not_an_image() {
         assert!(matches!(
@@ -74,6 +118,7 @@ mod tests {
         assert!(matches!(decode_image(&[]), Err(QrError::NotAnImage(_))));
     }
 
+    #[cfg(feature = "image-files")]
     #[test]
     fn a_blank_image_has_no_code() {
         let blank = image::GrayImage::from_pixel(64, 64, image::Luma([255u8]));

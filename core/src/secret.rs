@@ -126,43 +126,18 @@ impl Secret {
     }
 }
 
-/// Unpadded RFC 4648 base32 of secret bytes, written into a buffer of the
-/// exact size. (The `base32` crate under-reserves and leaves a freed partial
-/// copy behind when its buffer grows; `data-encoding` writes in place.)
+/// Unpadded RFC 4648 base32 of secret bytes.
 pub(crate) fn encode_base32(bytes: &[u8]) -> Zeroizing<String> {
-    let encoding = &data_encoding::BASE32_NOPAD;
-    let mut text = Zeroizing::new(vec![0u8; encoding.encode_len(bytes.len())]);
-    encoding.encode_mut(bytes, &mut text);
-    let mut out = Zeroizing::new(String::with_capacity(text.len()));
-    // The alphabet is ASCII, so every byte is one char.
-    out.extend(text.iter().map(|b| char::from(*b)));
-    out
+    crate::encoding::base32_encode(bytes)
 }
 
-/// Decodes normalised (uppercase, unpadded) base32 into an exact-size
-/// buffer; `None` when the text is not valid base32.
+/// Decodes normalised (uppercase, unpadded) base32; `None` when the text is
+/// not valid base32. The unused bits of the last character are ignored:
+/// many sites make secrets as random base32 characters rather than by
+/// encoding bytes, so those bits are often not zero, and every other app
+/// ignores them too.
 pub(crate) fn decode_base32(normalised: &str) -> Option<Zeroizing<Vec<u8>>> {
-    let encoding = lenient_base32();
-    let len = encoding.decode_len(normalised.len()).ok()?;
-    let mut bytes = Zeroizing::new(vec![0u8; len]);
-    let written = encoding
-        .decode_mut(normalised.as_bytes(), &mut bytes)
-        .ok()?;
-    bytes.truncate(written);
-    Some(bytes)
-}
-
-/// Base32 that ignores the unused bits of the last character. Many sites
-/// make secrets as random base32 characters rather than by encoding bytes,
-/// so those bits are often not zero; every other app ignores them too.
-fn lenient_base32() -> &'static data_encoding::Encoding {
-    static ENCODING: std::sync::OnceLock<data_encoding::Encoding> = std::sync::OnceLock::new();
-    ENCODING.get_or_init(|| {
-        let mut spec = data_encoding::BASE32_NOPAD.specification();
-        spec.check_trailing_bits = false;
-        spec.encoding()
-            .unwrap_or_else(|_| data_encoding::BASE32_NOPAD.clone())
-    })
+    crate::encoding::base32_decode(normalised, false)
 }
 
 /// Uppercases and strips whitespace, hyphens and `=` padding.

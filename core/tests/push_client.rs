@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tessera_core::http::Http;
 use tessera_core::push::jws::{KeyRef, UnverifiedJws};
 use tessera_core::push::messages::{self, PROOF_TYP};
 use tessera_core::push::{
@@ -324,9 +325,15 @@ async fn pairs_once_and_refuses_a_reused_code() {
     *base.lock().unwrap() = fake.url.clone();
     let pairing = uri(&fake.url, &server_key);
 
-    let part = pair(&pairing, "test laptop", &Delivery::Stream, now())
-        .await
-        .unwrap();
+    let part = pair(
+        &Http::native(),
+        &pairing,
+        "test laptop",
+        &Delivery::Stream,
+        now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(part.server, fake.url);
     assert_eq!(part.device_id, "dev-42");
     assert_eq!(part.user, "alice");
@@ -338,13 +345,21 @@ async fn pairs_once_and_refuses_a_reused_code() {
     assert!(debug.contains("[redacted]"));
     assert!(!debug.contains(&key_text(&part)));
 
-    let again = pair(&pairing, "test laptop", &Delivery::Stream, now()).await;
+    let again = pair(
+        &Http::native(),
+        &pairing,
+        "test laptop",
+        &Delivery::Stream,
+        now(),
+    )
+    .await;
     assert_eq!(again.unwrap_err(), PushError::EnrollmentInvalid);
 
     // A QR code naming a key the server does not hold.
     let other = SigningKey::generate().unwrap();
     *used.lock().unwrap() = false;
     let wrong = pair(
+        &Http::native(),
         &uri(&fake.url, &other),
         "test laptop",
         &Delivery::Stream,
@@ -360,6 +375,7 @@ async fn an_unreachable_server_and_bad_arguments_are_typed_errors() {
     let key = SigningKey::generate().unwrap();
     // Port 9 (discard) on loopback: nothing listens.
     let error = pair(
+        &Http::native(),
         &uri("http://127.0.0.1:9", &key),
         "x",
         &Delivery::Stream,
@@ -369,6 +385,7 @@ async fn an_unreachable_server_and_bad_arguments_are_typed_errors() {
     .unwrap_err();
     assert!(matches!(error, PushError::Network { .. }), "{error:?}");
     let error = pair(
+        &Http::native(),
         &uri("http://127.0.0.1:9", &key),
         "",
         &Delivery::Stream,
@@ -519,7 +536,7 @@ async fn fetches_verifies_and_answers_prompts() {
         now: now(),
         uncertainty: 1,
     }));
-    let client = PushClient::new(&setup.part, known).unwrap();
+    let client = PushClient::new(Http::native(), &setup.part, known).unwrap();
 
     let prompt = client.fetch("p1").await.unwrap();
     assert_eq!(prompt.id(), "p1");
@@ -619,6 +636,7 @@ async fn fetches_verifies_and_answers_prompts() {
 
     // A prompt the trusted clock knows to be over is not even sent.
     let late = PushClient::new(
+        Http::native(),
         &setup.part,
         Arc::new(KnownTime(DeviceTime {
             now: prompt.claims.exp,
@@ -635,7 +653,7 @@ async fn fetches_verifies_and_answers_prompts() {
     assert_eq!(setup.fake.requests.lock().unwrap().len(), sent_before);
 
     // Unknown time: accepted, marked.
-    let unknown = PushClient::new(&setup.part, Arc::new(UnknownTime)).unwrap();
+    let unknown = PushClient::new(Http::native(), &setup.part, Arc::new(UnknownTime)).unwrap();
     let unchecked = unknown.fetch("p1").await.unwrap();
     assert_eq!(unchecked.freshness, PromptFreshness::TimeUnknown);
     assert!(!unchecked.time_checked());
@@ -687,7 +705,7 @@ async fn the_stream_verifies_prompts_reconnects_with_last_event_id_and_ends_on_r
         }
     })
     .await;
-    let client = PushClient::new(&setup.part, Arc::new(UnknownTime)).unwrap();
+    let client = PushClient::new(Http::native(), &setup.part, Arc::new(UnknownTime)).unwrap();
     let mut subscription = client.subscribe();
     let mut events = Vec::new();
     while let Some(event) = tokio::time::timeout(Duration::from_secs(20), subscription.next())
@@ -732,7 +750,7 @@ async fn a_revoked_device_is_told_at_connect_and_cancel_stops_the_stream() {
         _ => error(404, "not_found"),
     })
     .await;
-    let client = PushClient::new(&setup.part, Arc::new(UnknownTime)).unwrap();
+    let client = PushClient::new(Http::native(), &setup.part, Arc::new(UnknownTime)).unwrap();
     let mut subscription = client.subscribe();
     assert_eq!(
         subscription.next().await,
@@ -745,7 +763,7 @@ async fn a_revoked_device_is_told_at_connect_and_cancel_stops_the_stream() {
     // A server that keeps failing: the subscriber sees the retries and
     // cancel() ends them.
     let failing = paired(|_, _, _| error(500, "internal_error")).await;
-    let client = PushClient::new(&failing.part, Arc::new(UnknownTime)).unwrap();
+    let client = PushClient::new(Http::native(), &failing.part, Arc::new(UnknownTime)).unwrap();
     let mut subscription = client.subscribe();
     let first = subscription.next().await.unwrap();
     assert!(matches!(

@@ -9,6 +9,7 @@ use tessera_core::Timestamp;
 use tessera_core::clock::{
     self, ClockEstimate, ClockReading, ClockStatus, SourceSpec, SyncReport, TrustedClock,
 };
+use tessera_core::http::Http;
 
 use crate::config::Config;
 use crate::error::CliError;
@@ -43,7 +44,8 @@ impl TimeKeeper {
         };
         let correction = !no_correction && config.time.correction.unwrap_or(true);
         let state_path = vault_path.with_file_name("clock.json");
-        let (clock, load_problem) = TrustedClock::new(sources, correction, Some(state_path));
+        let (clock, load_problem) =
+            TrustedClock::new(sources, Http::native(), correction, Some(state_path));
         Ok(Self {
             clock: Arc::new(clock),
             load_problem,

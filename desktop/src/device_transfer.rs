@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_core::Account;
+use tessera_core::http::Http;
 use tessera_core::push::{Delivery, HandoffOffer, PushClient, PushClock};
 use tessera_core::transfer::device_to_device::{
     self, DeviceTransferError, Invite, Received, Receiver, Rendezvous,
@@ -97,7 +98,7 @@ fn receive(global: &Global, args: ReceiveArgs) -> Result<(), CliError> {
     let waiting = match (&args.server, &args.file) {
         (Some(server), None) => Waiting::Mailbox(Box::new(
             runtime
-                .block_on(Mailbox::create(server))
+                .block_on(Mailbox::create(Http::native(), server))
                 .map_err(mailbox_error)?,
         )),
         (None, Some(path)) => {
@@ -193,6 +194,7 @@ fn receive(global: &Global, args: ReceiveArgs) -> Result<(), CliError> {
     for offer in claimable {
         let label = offer_name(offer);
         let claimed = runtime.block_on(tessera_core::push::claim_handoff(
+            &Http::native(),
             offer,
             key,
             &name,
@@ -368,7 +370,7 @@ fn offers(
     let mut offers = Vec::new();
     for account in accounts {
         let Some(part) = &account.push else { continue };
-        let made = PushClient::new(part, Arc::clone(clock))
+        let made = PushClient::new(Http::native(), part, Arc::clone(clock))
             .and_then(|client| client.handoff_offer(part, account, key));
         match made {
             Ok(offer) => offers.push(offer),
@@ -432,7 +434,12 @@ fn send(global: &Global, args: SendArgs, push_only: bool) -> Result<(), CliError
 
     match (&invite.rendezvous, &args.file) {
         (Rendezvous::Mailbox { server, id }, _) => runtime()?
-            .block_on(mailbox::deliver(server, id, sealed.envelope.clone()))
+            .block_on(mailbox::deliver(
+                &Http::native(),
+                server,
+                id,
+                sealed.envelope.clone(),
+            ))
             .map_err(mailbox_error)?,
         (Rendezvous::File, Some(path)) => write_envelope(path, &sealed.envelope)?,
         (Rendezvous::File, None) => return Err(CliError::bad_input("give --file PATH")),

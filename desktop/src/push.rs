@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tessera_core::http::Http;
 use tessera_core::push::error::RevokeReason;
 use tessera_core::push::{
     AnswerOutcome, Decision, Delivery, PairingUri, PromptMode, PushClient, PushClock, PushError,
@@ -116,13 +117,14 @@ fn pair(global: &Global, args: PairArgs) -> Result<(), CliError> {
     let clock = push_clock(global)?;
     let runtime = runtime()?;
     let part = runtime.block_on(tessera_core::push::pair(
+        &Http::native(),
         &uri,
         &name,
         &Delivery::Stream,
         clock.now_secs(),
     ))?;
     let (server, device_id) = (part.server.clone(), part.device_id.clone());
-    let client = PushClient::new(&part, Arc::clone(&clock));
+    let client = PushClient::new(Http::native(), &part, Arc::clone(&clock));
     let (id, attached) = match vault.add_pairing(&uri.issuer, &uri.account, part) {
         Ok(placed) => placed,
         Err(error) => {
@@ -262,7 +264,7 @@ fn unpair(global: &Global, query: &str, force: bool) -> Result<(), CliError> {
         )));
     };
     let clock = push_clock(global)?;
-    let told = match PushClient::new(part, clock) {
+    let told = match PushClient::new(Http::native(), part, clock) {
         Ok(client) => runtime()?.block_on(async {
             match tokio::time::timeout(UNPAIR_TIMEOUT, client.unpair()).await {
                 Ok(result) => result,
@@ -359,7 +361,7 @@ fn answer(global: &Global, args: AnswerArgs) -> Result<(), CliError> {
     let mut last_error = None;
     for account in &accounts {
         let Some(part) = &account.push else { continue };
-        let client = PushClient::new(part, Arc::clone(&clock))?;
+        let client = PushClient::new(Http::native(), part, Arc::clone(&clock))?;
         let prompt = match runtime.block_on(client.fetch(&args.prompt_id)) {
             Ok(prompt) => prompt,
             // Not this pairing's prompt: try the next one.
@@ -865,7 +867,7 @@ fn listen(global: &Global, args: ListenArgs) -> Result<(), CliError> {
     let mut sources = Vec::new();
     for account in &accounts {
         let Some(part) = &account.push else { continue };
-        match PushClient::new(part, Arc::clone(&clock)) {
+        match PushClient::new(Http::native(), part, Arc::clone(&clock)) {
             Ok(client) => sources.push(Source {
                 name: account.display_name(),
                 account_id: account.id.clone(),

@@ -58,9 +58,11 @@ pub fn ntp_timestamp(unix_micros: i128) -> [u8; 8] {
 }
 
 /// A time source for a source URL (`ntp://…`, `http://…`), through the
-/// public API (`SourceSpec::parse(url)?.into_source()`).
+/// public API (`SourceSpec::parse(url)?.into_source(&Http::native())`).
 pub fn time_source(url: &str) -> Arc<dyn TimeSource> {
-    SourceSpec::parse(url).unwrap().into_source()
+    SourceSpec::parse(url)
+        .unwrap()
+        .into_source(&tessera_core::http::Http::native())
 }
 
 // ---------------------------------------------------------------------------

@@ -186,7 +186,7 @@ fn ntp_sample(port: u16, timeout: Duration) -> Result<TimeSample, TimeError> {
         .unwrap();
     let source = SourceSpec::parse(&format!("ntp://127.0.0.1:{port}"))
         .unwrap()
-        .into_source();
+        .into_source(&tessera_core::http::Http::none());
     runtime.block_on(source.sample(timeout))
 }
 

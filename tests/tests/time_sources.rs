@@ -208,7 +208,7 @@ async fn a_silent_or_closed_ntp_server_fails_without_a_sample() {
     };
     let source = SourceSpec::parse(&format!("ntp://{closed}"))
         .unwrap()
-        .into_source();
+        .into_source(&tessera_core::http::Http::none());
     let started = Instant::now();
     let error = source.sample(TIMEOUT).await.unwrap_err();
     if cfg!(target_os = "linux") {
@@ -265,7 +265,7 @@ async fn bad_date_headers_are_refused_with_a_reason() {
         (
             "not text",
             DateHeader::Raw(b"Sun, 22 Nov 2026 \xff\xfe:00:00 GMT".to_vec()),
-            "not text",
+            "is not an HTTP date",
         ),
     ];
     for (name, header, needle) in cases {

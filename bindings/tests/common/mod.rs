@@ -16,7 +16,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tessera_ffi::{Authenticator, AuthenticatorConfig};
+use tessera_core::http::HttpTransport as _;
+use tessera_core::http::native::NativeTransport;
+use tessera_ffi::{
+    Authenticator, AuthenticatorConfig, HttpBody, HttpHeader, HttpRequest, HttpResponse,
+    HttpTransport, TesseraError,
+};
 
 pub const API_KEY: &str = "ffi-test-api-key-0123456789abcdef";
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -217,6 +222,78 @@ pub fn dechunk(mut data: &[u8]) -> Vec<u8> {
 
 // ------------------------------------------------------------ the app side
 
+/// The app's HTTP transport, implemented in Rust as the apps implement it
+/// over `HttpURLConnection` or `URLSession`: here over the core's own
+/// hyper + rustls client.
+pub struct RustHttp(NativeTransport);
+
+impl RustHttp {
+    pub fn transport() -> Arc<dyn HttpTransport> {
+        Arc::new(Self(NativeTransport::new().unwrap()))
+    }
+}
+
+fn network(error: impl std::fmt::Display) -> TesseraError {
+    TesseraError::Network {
+        reason: error.to_string(),
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpTransport for RustHttp {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TesseraError> {
+        let request = tessera_core::http::HttpRequest {
+            method: request.method,
+            url: request.url,
+            headers: request
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+            body: request.body,
+            timeout: Duration::from_millis(request.timeout_ms),
+        };
+        let response = self.0.send(request).await.map_err(network)?;
+        Ok(HttpResponse {
+            status: response.status,
+            headers: response
+                .headers
+                .into_iter()
+                .map(|(name, value)| HttpHeader { name, value })
+                .collect(),
+            body: Arc::new(RustBody {
+                body: tokio::sync::Mutex::new(Some(response.body)),
+                closed: tokio::sync::Notify::new(),
+            }),
+        })
+    }
+}
+
+/// A body whose `close` ends a pending `read`, as the contract asks.
+struct RustBody {
+    body: tokio::sync::Mutex<Option<Box<dyn tessera_core::http::HttpBody>>>,
+    closed: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl HttpBody for RustBody {
+    async fn read(&self) -> Result<Option<Vec<u8>>, TesseraError> {
+        let mut body = self.body.lock().await;
+        let Some(body) = body.as_mut() else {
+            return Ok(None);
+        };
+        tokio::select! {
+            chunk = body.chunk() => chunk.map_err(network),
+            () = self.closed.notified() => Ok(None),
+        }
+    }
+
+    fn close(&self) {
+        // Wakes a pending read (or the next one); the body is dropped with us.
+        self.closed.notify_one();
+    }
+}
+
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -237,6 +314,7 @@ pub fn new_app() -> (tempfile::TempDir, Arc<Authenticator>) {
             time_correction: true,
         },
         None,
+        Some(RustHttp::transport()),
     )
     .unwrap();
     app.create_vault(Some("pw".into())).unwrap();

@@ -9,14 +9,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use http_body_util::Empty;
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
 use super::TimeError;
 use super::anchor::ClockReading;
+use crate::http::{Http, HttpError, HttpRequest};
 
 /// The NTP port.
 const NTP_PORT: u16 = 123;
@@ -120,7 +117,7 @@ impl SourceSpec {
                 port: port.unwrap_or(NTP_PORT),
             });
         }
-        let uri: hyper::Uri = text.parse().map_err(|e| bad(&format!("not a URL ({e})")))?;
+        let uri: http::Uri = text.parse().map_err(|e| bad(&format!("not a URL ({e})")))?;
         let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
             return Err(bad("not a URL (expected ntp://, https:// or http://)"));
         };
@@ -136,11 +133,15 @@ impl SourceSpec {
         }
     }
 
-    /// The source ready to be asked.
-    pub fn into_source(self) -> Arc<dyn TimeSource> {
+    /// The source ready to be asked; `http` carries HTTPS `Date` requests.
+    pub fn into_source(self, http: &Http) -> Arc<dyn TimeSource> {
         match self {
             Self::Ntp { host, port } => Arc::new(SntpSource { host, port }),
-            Self::Http { url, secure } => Arc::new(HttpDateSource { url, secure }),
+            Self::Http { url, secure } => Arc::new(HttpDateSource {
+                url,
+                secure,
+                http: http.clone(),
+            }),
         }
     }
 
@@ -291,6 +292,7 @@ fn map_sntp_error(error: rsntp::SynchronizationError, timeout: Duration) -> Time
 struct HttpDateSource {
     url: String,
     secure: bool,
+    http: Http,
 }
 
 impl TimeSource for HttpDateSource {
@@ -302,27 +304,23 @@ impl TimeSource for HttpDateSource {
         Box::pin(async move {
             let timeout_error =
                 || TimeError::Timeout(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
-            let connector = crate::https::connector().map_err(TimeError::Network)?;
-            // The legacy client follows no redirects: the first reply's Date is used.
-            let client: Client<_, Empty<Bytes>> =
-                Client::builder(TokioExecutor::new()).build(connector);
-            let request = hyper::Request::head(self.url.as_str())
-                .header(hyper::header::USER_AGENT, "tessera-time")
-                .body(Empty::new())
-                .map_err(|e| TimeError::Network(format!("bad request: {e}")))?;
+            // Transports follow no redirects: the first reply's Date is used.
+            let request = HttpRequest {
+                method: "HEAD".into(),
+                url: self.url.clone(),
+                headers: vec![("user-agent".into(), "tessera-time".into())],
+                body: Vec::new(),
+                timeout,
+            };
             let before = ClockReading::now().system_micros;
-            let response = tokio::time::timeout(timeout, client.request(request))
-                .await
-                .map_err(|_| timeout_error())?
-                .map_err(|e| TimeError::Network(error_chain(&e)))?;
+            let response = self.http.send(request).await.map_err(|e| match e {
+                HttpError::Timeout { .. } => timeout_error(),
+                HttpError::Failed(reason) => TimeError::Network(short(&reason)),
+            })?;
             let after = ClockReading::now().system_micros;
-            let header = response
-                .headers()
-                .get(hyper::header::DATE)
+            let text = response
+                .header("date")
                 .ok_or_else(|| TimeError::BadDate("the reply has no Date header".into()))?;
-            let text = header
-                .to_str()
-                .map_err(|_| TimeError::BadDate("the Date header is not text".into()))?;
             let date = httpdate::parse_http_date(text).map_err(|_| {
                 TimeError::BadDate(format!(
                     "\"{}\" is not an HTTP date",
@@ -346,15 +344,15 @@ impl TimeSource for HttpDateSource {
                 uncertainty_micros: HALF_SECOND_MICROS + round_trip / 2,
                 round_trip_micros: round_trip,
                 taken_at_micros: before,
-                detail: format!("HTTP {}", response.status().as_u16()),
+                detail: format!("HTTP {}", response.status),
             })
         })
     }
 }
 
-/// The error and its causes on one line, cut to a readable length.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    crate::https::error_chain(error).chars().take(300).collect()
+/// A transport's error, cut to a readable length.
+fn short(reason: &str) -> String {
+    reason.chars().take(300).collect()
 }
 
 #[cfg(test)]

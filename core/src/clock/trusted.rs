@@ -10,6 +10,7 @@ use super::anchor::ClockReading;
 use super::estimate::{ClockEstimate, ClockStatus};
 use super::sources::{SourceSpec, TimeSource};
 use super::{SyncReport, persist, sync};
+use crate::http::Http;
 use crate::otp::Timestamp;
 
 /// Sources, the current estimate (saved to `state_path` when given) and the
@@ -17,17 +18,20 @@ use crate::otp::Timestamp;
 #[derive(Debug)]
 pub struct TrustedClock {
     sources: Vec<SourceSpec>,
+    http: Http,
     correction: bool,
     state_path: Option<PathBuf>,
     estimate: Mutex<Option<ClockEstimate>>,
 }
 
 impl TrustedClock {
-    /// A clock over `sources`, starting from the estimate saved at
-    /// `state_path` (if any). Also returns why a saved estimate could not be
-    /// read, for the user: the time is then unknown until the next sync.
+    /// A clock over `sources` (HTTPS ones reached through `http`), starting
+    /// from the estimate saved at `state_path` (if any). Also returns why a
+    /// saved estimate could not be read, for the user: the time is then
+    /// unknown until the next sync.
     pub fn new(
         sources: Vec<SourceSpec>,
+        http: Http,
         correction: bool,
         state_path: Option<PathBuf>,
     ) -> (Self, Option<String>) {
@@ -38,6 +42,7 @@ impl TrustedClock {
         };
         let clock = Self {
             sources,
+            http,
             correction,
             state_path,
             estimate: Mutex::new(estimate),
@@ -103,7 +108,7 @@ impl TrustedClock {
             .sources
             .iter()
             .cloned()
-            .map(SourceSpec::into_source)
+            .map(|spec| spec.into_source(&self.http))
             .collect();
         let report = sync(&sources, timeout).await;
         if let Ok(estimate) = &report.estimate {
@@ -125,7 +130,7 @@ mod tests {
 
     #[test]
     fn without_sources_the_time_is_unknown_and_never_refreshed() {
-        let (clock, problem) = TrustedClock::new(Vec::new(), true, None);
+        let (clock, problem) = TrustedClock::new(Vec::new(), Http::none(), true, None);
         assert_eq!(problem, None);
         assert!(!clock.needs_refresh());
         let (_, status) = clock.now();
@@ -139,7 +144,7 @@ mod tests {
         let path = dir.path().join("clock.json");
         std::fs::write(&path, b"garbage").unwrap();
         let sources = vec![SourceSpec::parse("ntp://127.0.0.1:9").unwrap()];
-        let (clock, problem) = TrustedClock::new(sources, true, Some(path));
+        let (clock, problem) = TrustedClock::new(sources, Http::none(), true, Some(path));
         assert!(problem.unwrap().contains("damaged"));
         assert!(clock.estimate().is_none());
         assert!(clock.needs_refresh());

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::PushError;
 use super::handoff::{HandoffClaims, HandoffOffer, MAX_HANDOFF_LIFETIME};
-use super::http::{Answer, Http, PROOF_HEADER};
+use super::http::{Answer, PROOF_HEADER};
 use super::jws::{self, KeyRef, PublicKey, SigningKey, UnverifiedJws};
 use super::messages::{
     AnswerClaims, Decision, MessageError, PromptClaims, PromptFreshness, PromptMode, ProofClaims,
@@ -24,6 +24,7 @@ use super::pairing::{self, PairingUri};
 use super::time::PushClock;
 use super::wake::check_prompt_id;
 use crate::account::{PushPart, PushPartFields};
+use crate::http::Http;
 
 /// `typ` of the server's enrollment answer.
 pub const ENROLLMENT_TYP: &str = "tessera-enrollment+jwt";
@@ -103,7 +104,7 @@ impl Delivery {
                 {
                     return bad("the endpoint must be a URL of at most 2048 characters");
                 }
-                let uri: hyper::Uri = endpoint.parse().map_err(|_| {
+                let uri: http::Uri = endpoint.parse().map_err(|_| {
                     PushError::InvalidInput("delivery: the endpoint is not a URL".into())
                 })?;
                 let host = uri.host().unwrap_or_default().to_ascii_lowercase();
@@ -241,8 +242,9 @@ fn check_device_name(device_name: &str) -> Result<&str, PushError> {
 /// enrolls it with `POST /v1/device/enroll` (proof with the public key as
 /// `jwk`), verifies the answer with [`verify_enrollment`] and returns the
 /// push part to store. `now` is the best known time (seconds since the
-/// epoch): the proof's `iat` and `paired_at`.
+/// epoch): the proof's `iat` and `paired_at`; `http` reaches the server.
 pub async fn pair(
+    http: &Http,
     uri: &PairingUri,
     device_name: &str,
     delivery: &Delivery,
@@ -268,7 +270,7 @@ pub async fn pair(
         delivery,
     })?;
     let enrollment =
-        post_with_new_key(&key, &format!("{base}/v1/device/enroll"), body, now).await?;
+        post_with_new_key(http, &key, &format!("{base}/v1/device/enroll"), body, now).await?;
     let claims = verify_enrollment(&enrollment, uri)?;
     let issuer = if claims.issuer.is_empty() {
         uri.issuer.clone()
@@ -294,6 +296,7 @@ pub async fn pair(
 /// know yet (carried as `jwk`: enrollment, hand-off) and returns the signed
 /// enrollment token the server answers with (§10.2).
 async fn post_with_new_key(
+    http: &Http,
     key: &SigningKey,
     url: &str,
     body: Vec<u8>,
@@ -310,7 +313,7 @@ async fn post_with_new_key(
         now,
     )
     .map_err(message_to_key_error)?;
-    let answer = Http::new()?
+    let answer = http
         .call(
             "POST",
             url,
@@ -337,6 +340,7 @@ async fn post_with_new_key(
 /// pinned (`offer.server_key`), and must be for the same user. Returns the
 /// push part to store; the server has then revoked the old device.
 pub async fn claim_handoff(
+    http: &Http,
     offer: &HandoffOffer,
     new_key: &SigningKey,
     device_name: &str,
@@ -357,8 +361,14 @@ pub async fn claim_handoff(
         name: device_name,
         delivery,
     })?;
-    let enrollment =
-        post_with_new_key(new_key, &format!("{base}/v1/device/handoff"), body, now).await?;
+    let enrollment = post_with_new_key(
+        http,
+        new_key,
+        &format!("{base}/v1/device/handoff"),
+        body,
+        now,
+    )
+    .await?;
     let claims = verify_enrollment_for(&enrollment, &offer.server_key.thumbprint())?;
     if claims.user != offer.user {
         return Err(PushError::BadResponse {
@@ -503,8 +513,9 @@ impl fmt::Debug for PushClient {
 }
 
 impl PushClient {
-    /// A client for the pairing in `part`, telling time with `clock`.
-    pub fn new(part: &PushPart, clock: Arc<dyn PushClock>) -> Result<Self, PushError> {
+    /// A client for the pairing in `part`, telling time with `clock` and
+    /// reaching the server through `http`.
+    pub fn new(http: Http, part: &PushPart, clock: Arc<dyn PushClock>) -> Result<Self, PushError> {
         let base = base_url(&part.server)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -512,7 +523,7 @@ impl PushClient {
                 device_id: part.device_id.clone(),
                 key: part.device_key()?,
                 pinned: part.server_key.clone(),
-                http: Http::new()?,
+                http,
                 clock,
             }),
         })

@@ -331,9 +331,7 @@ fn check_code(code: &str) -> Result<(), PairingError> {
         && code
             .bytes()
             .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
-        && data_encoding::BASE32_NOPAD
-            .decode(code.as_bytes())
-            .is_ok_and(|bytes| bytes.len() == 16);
+        && crate::encoding::base32_decode(code, true).is_some_and(|bytes| bytes.len() == 16);
     if canonical {
         Ok(())
     } else {

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::client::{PushClient, VerifiedPrompt};
 use super::error::PushError;
-use super::http::{PROOF_HEADER, error_chain, read_limited};
+use super::http::{PROOF_HEADER, network};
 use super::sse::{SseItem, SseParser};
 
 /// The first reconnection delay (before jitter).
@@ -169,33 +169,26 @@ impl PushClient {
         let response = match self
             .inner()
             .http
-            .send("GET", &url, &headers, Vec::new(), CONNECT_TIMEOUT)
+            .request("GET", &url, &headers, Vec::new(), CONNECT_TIMEOUT)
             .await
         {
             Ok(response) => response,
             Err(error) => return End::Failed(error),
         };
-        let status = response.status().as_u16();
+        let status = response.status;
         if status != 200 {
             let retry_after = response
-                .headers()
-                .get(hyper::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
+                .header("retry-after")
                 .and_then(|v| v.trim().parse().ok());
-            let body = tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                read_limited(response.into_body(), 16 * 1024),
-            )
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+            let body = tokio::time::timeout(CONNECT_TIMEOUT, response.read_to_end(16 * 1024))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
             return End::Failed(PushError::from_answer(status, &body, retry_after, "device"));
         }
         let is_event_stream = response
-            .headers()
-            .get(hyper::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
+            .header("content-type")
             .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
         if !is_event_stream {
             return End::Failed(PushError::BadResponse {
@@ -207,29 +200,21 @@ impl PushClient {
             return End::Closed;
         }
         let mut parser = SseParser::new();
-        let mut body = response.into_body();
+        let mut body = response.body;
         loop {
-            use http_body_util::BodyExt as _;
-            let frame = match tokio::time::timeout(IDLE_TIMEOUT, body.frame()).await {
+            let data = match tokio::time::timeout(IDLE_TIMEOUT, body.chunk()).await {
                 Err(_) => {
                     return End::Failed(PushError::Timeout {
                         seconds: IDLE_TIMEOUT.as_secs(),
                     });
                 }
-                Ok(None) => {
+                Ok(Ok(None)) => {
                     return End::Failed(PushError::Network {
                         reason: "the server closed the stream".into(),
                     });
                 }
-                Ok(Some(Err(error))) => {
-                    return End::Failed(PushError::Network {
-                        reason: error_chain(&error),
-                    });
-                }
-                Ok(Some(Ok(frame))) => frame,
-            };
-            let Ok(data) = frame.into_data() else {
-                continue;
+                Ok(Err(error)) => return End::Failed(network(error)),
+                Ok(Ok(Some(data))) => data,
             };
             let items = match parser.feed(&data) {
                 Ok(items) => items,

@@ -9,7 +9,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use data_encoding::{HEXLOWER, HEXLOWER_PERMISSIVE};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -150,9 +149,7 @@ fn malformed(reason: impl Into<String>) -> TransferError {
 }
 
 fn hex(text: &str, what: &str) -> Result<Vec<u8>, TransferError> {
-    HEXLOWER_PERMISSIVE
-        .decode(text.as_bytes())
-        .map_err(|_| malformed(format!("{what} is not hex")))
+    crate::encoding::hex_decode(text).ok_or_else(|| malformed(format!("{what} is not hex")))
 }
 
 /// The slot key: scrypt with the file's parameters, within bounds.
@@ -423,8 +420,8 @@ fn seal_split(key: &[u8], plain: &[u8]) -> Result<(Vec<u8>, GcmParams), Transfer
     Ok((
         sealed,
         GcmParams {
-            nonce: HEXLOWER.encode(&nonce),
-            tag: HEXLOWER.encode(&tag),
+            nonce: crate::encoding::hex_encode(&nonce),
+            tag: crate::encoding::hex_encode(&tag),
         },
     ))
 }
@@ -465,12 +462,12 @@ impl Export for Aegis {
                 let slot = PasswordSlot {
                     kind: SLOT_PASSWORD,
                     uuid: uuid::Uuid::new_v4().to_string(),
-                    key: HEXLOWER.encode(&wrapped),
+                    key: crate::encoding::hex_encode(&wrapped),
                     key_params,
                     n,
                     r,
                     p,
-                    salt: HEXLOWER.encode(&salt),
+                    salt: crate::encoding::hex_encode(&salt),
                     repaired: true,
                     is_backup: false,
                 };

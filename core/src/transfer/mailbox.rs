@@ -1,8 +1,8 @@
 //! The client side of a transfer mailbox (`docs/push-protocol.md` §10.3):
 //! the receiver opens one and waits for the envelope, the sender leaves
-//! the envelope in it. On the same HTTP stack as the push client (hyper,
-//! rustls), with the same rule: `https://`, or `http://` only to a
-//! loopback host.
+//! the envelope in it. Through the same HTTP port as the push client
+//! ([`crate::http`]), with the same rule: `https://`, or `http://` only to
+//! a loopback host.
 //!
 //! The mailbox never sees a key or an account: only the envelope, already
 //! encrypted to the receiver's ephemeral key
@@ -13,8 +13,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::device_to_device::{MAX_ENVELOPE_BYTES, Rendezvous, is_mailbox_id};
+use crate::http::Http;
 use crate::push::PushError;
-use crate::push::http::{Answer, Http};
+use crate::push::http::Answer;
 
 /// How long one waiting read asks the server to hold (seconds). Below the
 /// HTTP client's own 20 s request limit, so a long-poll never times out on
@@ -103,10 +104,9 @@ fn refusal(answer: &Answer) -> MailboxError {
 }
 
 impl Mailbox {
-    /// Opens a mailbox: `POST {server}/v1/mailbox`.
-    pub async fn create(server: &str) -> Result<Self, MailboxError> {
+    /// Opens a mailbox: `POST {server}/v1/mailbox`, through `http`.
+    pub async fn create(http: Http, server: &str) -> Result<Self, MailboxError> {
         let base = base_url(server)?;
-        let http = Http::new()?;
         let answer = http
             .call("POST", &format!("{base}/v1/mailbox"), &[], Vec::new(), 4096)
             .await?;
@@ -166,7 +166,7 @@ impl Mailbox {
             )
             .await?;
         match answer.status {
-            200 => Ok(Some(answer.body.to_vec())),
+            200 => Ok(Some(answer.body)),
             204 => Ok(None),
             _ => Err(refusal(&answer)),
         }
@@ -212,12 +212,17 @@ impl Mailbox {
 /// Leaves `envelope` in the mailbox of an invite: `PUT
 /// {server}/v1/mailbox/{id}`. [`MailboxError::Used`] when another envelope
 /// got there first.
-pub async fn deliver(server: &str, id: &str, envelope: Vec<u8>) -> Result<(), MailboxError> {
+pub async fn deliver(
+    http: &Http,
+    server: &str,
+    id: &str,
+    envelope: Vec<u8>,
+) -> Result<(), MailboxError> {
     let base = base_url(server)?;
     if !is_mailbox_id(id) {
         return Err(MailboxError::Protocol("not a mailbox id".into()));
     }
-    let answer = Http::new()?
+    let answer = http
         .call(
             "PUT",
             &format!("{base}/v1/mailbox/{id}"),
@@ -240,7 +245,7 @@ mod tests {
         Answer {
             status,
             headers: Default::default(),
-            body: body.as_bytes().to_vec().into(),
+            body: body.as_bytes().to_vec(),
         }
     }
 
