@@ -51,10 +51,12 @@ let ffiModule: Target =
     ? .binaryTarget(name: "TesseraFFIFFI", path: xcframeworkPath)
     : .systemLibrary(name: "TesseraFFIFFI", path: "Sources/TesseraFFIFFI")
 
-/// The Rust static library needs these Apple frameworks at link time
-/// (security-framework for the platform TLS verifier and keychain store,
-/// core-foundation). A dynamic library records them itself, so they only
-/// matter for the XCFramework, but they are harmless either way.
+/// Apple frameworks the Rust static library may need at link time: a build
+/// with the `platform-keystore` feature reaches the Keychain through
+/// security-framework and core-foundation. The default build (TLS is the
+/// app's `URLSession`) needs neither, and linking them then costs nothing.
+/// A dynamic library records its own, so they only matter for the
+/// XCFramework.
 let appleFrameworks: [LinkerSetting] = [
     .linkedFramework("Security", .when(platforms: [.iOS, .macOS, .macCatalyst, .visionOS])),
     .linkedFramework("CoreFoundation", .when(platforms: [.iOS, .macOS, .macCatalyst, .visionOS])),

@@ -20,9 +20,11 @@ No Swift toolchain runs in CI, so this is the guard between the Rust API
 3. The hand-written Swift (ios/Sources, ios/Tests, ios/App) is scanned: calls on
    the generated object must name its methods with their labels, record
    initialisers must use their labels in order, `TesseraError` cases must
-   exist, every `SecureStorage` implementation must implement every method
-   with the generated signature, the error mapping must cover every case, and
-   calls on `TesseraClient` must match the wrapper's own declarations.
+   exist, every implementation of a foreign trait (`SecureStorage`,
+   `HttpTransport`, `HttpBody`) must implement every method with the
+   generated signature, async and throws included, the error mapping must
+   cover every case, and calls on `TesseraClient` must match the wrapper's
+   own declarations.
 
 Prints one line per failure (and per check with --verbose), then
 `swift-bindings: N passed, M failed`; exits 1 when anything failed.
@@ -466,7 +468,7 @@ def parse_rust(sources: dict[str, str]) -> RustApi:
                     api.enums[name] = parse_variants(body)
                 if kind == "trait" and is_export:
                     methods = []
-                    for fm in re.finditer(r"((?:#\[[^\]]*\]\s*)*)\bfn\s+\w+", body):
+                    for fm in re.finditer(r"((?:#\[[^\]]*\]\s*)*)\b(?:async\s+)?fn\s+\w+", body):
                         if depth_at(body, fm.start()) != 0:
                             continue
                         fn_start = fm.start() + len(fm.group(1))
@@ -969,6 +971,28 @@ def receivers_of(text: str, type_name: str, factories: tuple[str, ...] = ()) -> 
     return names
 
 
+def returned_type(decl: Decl) -> str:
+    """The return type of a Swift declaration ("" for none), with `any`
+    dropped: `-> any P` and `-> P` return the same existential."""
+    parts = decl.tail.split("->")
+    if len(parts) < 2:
+        return ""
+    return re.sub(r"\bany\s+", "", parts[-1]).strip()
+
+
+def implementation_fits(implemented: Decl, declared: Decl) -> bool:
+    """True when a hand-written method implements a generated foreign-trait
+    method: the same labels and optionality, async and throws alike, and the
+    same return type."""
+    return (
+        implemented.labels == declared.labels
+        and implemented.optional == declared.optional
+        and bool(re.search(r"\basync\b", implemented.tail)) == bool(re.search(r"\basync\b", declared.tail))
+        and bool(re.search(r"\bthrows\b", implemented.tail)) == bool(re.search(r"\bthrows\b", declared.tail))
+        and returned_type(implemented) == returned_type(declared)
+    )
+
+
 def check_wrapper(
     root: Path,
     swift: str,
@@ -1057,7 +1081,7 @@ def check_wrapper(
                         "no such case",
                     )
 
-    # 4. Every SecureStorage-like implementation implements every method.
+    # 4. Every implementation of a foreign trait implements every method.
     for trait, declared in methods_by_object.items():
         if trait not in api.traits:
             continue
@@ -1069,15 +1093,7 @@ def check_wrapper(
                 class_body = text[m.end() : matching(text, m.end() - 1)]
                 for method, decl in declared.items():
                     implemented = swift_decls(class_body, r"func\s+" + method)
-                    wanted = decl.tail.split("->")
-                    ok = any(
-                        d.labels == decl.labels
-                        and d.optional == decl.optional
-                        and ("throws" in d.tail) == ("throws" in decl.tail)
-                        and ("->" in d.tail) == ("->" in decl.tail)
-                        and (len(wanted) < 2 or d.tail.split("->")[-1].strip() == wanted[-1].strip())
-                        for d in implemented
-                    )
+                    ok = any(implementation_fits(d, decl) for d in implemented)
                     report.check(
                         ok,
                         f"wrapper: {relative[path]} {m.group(1)} implements {trait}.{method}"
@@ -1145,7 +1161,7 @@ EXPECTED_API: dict[str, object] = {
             # the vault, accounts and codes
             "new", "vault_exists", "is_unlocked", "create_vault", "unlock_with_keystore",
             "unlock_with_password", "unlock_with_recovery_key", "lock", "add_uri", "add_uris",
-            "add_from_qr_image", "accounts", "rename_account", "remove_account", "move_account",
+            "add_from_qr_pixels", "accounts", "rename_account", "remove_account", "move_account",
             "set_tags", "codes", "next_hotp_code", "trusted_now_ms", "clock_status",
             "set_password", "new_recovery_key", "vault_info", "sync_clock",
             # push approval
@@ -1166,6 +1182,8 @@ EXPECTED_API: dict[str, object] = {
         "PreviewAccount", "RejectedEntry", "ImportPreview", "ExportWarning", "ExportedFile",
         "TransferInvite", "HandoffPreview", "ReceivedTransfer", "HandoffFailure",
         "TransferApplied", "SentTransfer",
+        # the app's HTTP transport
+        "HttpHeader", "HttpRequest", "HttpResponse",
     ],
     "enums": [
         "OtpKind", "Algorithm", "ClockState", "PromptMode", "PushDelivery", "PushDecision",
@@ -1178,10 +1196,14 @@ EXPECTED_API: dict[str, object] = {
             "KeystoreUnavailable", "Storage", "VaultDamaged", "Time", "PairingRefused",
             "DeviceRevoked", "PromptUnavailable", "UntrustedPrompt", "InvalidPushPayload",
             "PushNetwork", "PushRefused", "PasswordRequired", "InvalidFile",
-            "WouldLoseInformation", "Transfer", "ConfirmationMismatch", "Internal",
+            "WouldLoseInformation", "Transfer", "ConfirmationMismatch", "Network", "Internal",
         ],
     },
-    "traits": {"SecureStorage": ["get", "set", "delete"]},
+    "traits": {
+        "SecureStorage": ["get", "set", "delete"],
+        "HttpTransport": ["send"],
+        "HttpBody": ["read", "close"],
+    },
     "functions": [],
 }
 

@@ -85,6 +85,13 @@ pub trait Store: Send + Sync {
     fn set(&self, key: String, value: String) -> Result<(), AppError>;
 }
 
+#[uniffi::export(with_foreign)]
+#[async_trait::async_trait]
+pub trait Fetcher: Send + Sync {
+    async fn fetch(&self, url: String) -> Result<Vec<u8>, AppError>;
+    fn close(&self);
+}
+
 #[uniffi::export]
 pub fn version() -> String {
     String::new()
@@ -174,6 +181,12 @@ class RustReaderTests(unittest.TestCase):
         self.assertFalse(store["set"].returns)
         self.assertEqual([f.name for f in self.api.functions], ["version"])
 
+    def test_async_trait_methods(self):
+        fetcher = {f.name: f for f in self.api.traits["Fetcher"]}
+        self.assertEqual(set(fetcher), {"fetch", "close"})
+        self.assertTrue(fetcher["fetch"].is_async and fetcher["fetch"].throws and fetcher["fetch"].returns)
+        self.assertFalse(fetcher["close"].is_async or fetcher["close"].throws)
+
 
 class LabelTests(unittest.TestCase):
     def test_defaults_may_be_left_out_in_order(self):
@@ -183,6 +196,20 @@ class LabelTests(unittest.TestCase):
         self.assertFalse(checker.labels_fit(["timeSources", "dataDir"], decl))
         self.assertFalse(checker.labels_fit(["timeSources"], decl))
         self.assertFalse(checker.labels_fit(["dataDir", "other"], decl))
+
+    def test_an_implementation_must_match_async_throws_and_the_return_type(self):
+        def decl(tail: str) -> checker.Decl:
+            return checker.Decl(["request"], [False], [False], tail, "")
+
+        declared = decl(" async throws  -> HttpResponse")
+        self.assertTrue(checker.implementation_fits(decl(" async throws -> any HttpResponse "), declared))
+        self.assertTrue(checker.implementation_fits(decl(" async throws -> HttpResponse "), declared))
+        self.assertFalse(checker.implementation_fits(decl(" throws -> HttpResponse "), declared))
+        self.assertFalse(checker.implementation_fits(decl(" async -> HttpResponse "), declared))
+        self.assertFalse(checker.implementation_fits(decl(" async throws -> Data "), declared))
+        self.assertFalse(checker.implementation_fits(decl(" async throws "), declared))
+        other_label = checker.Decl(["url"], [False], [False], " async throws -> HttpResponse", "")
+        self.assertFalse(checker.implementation_fits(other_label, declared))
 
     def test_call_arguments(self):
         text = 'f(a: g(x: 1), b ? c : d, e: [k: v], "s")'

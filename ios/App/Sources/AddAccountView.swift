@@ -173,7 +173,7 @@ struct AddAccountView: View {
                 errorMessage = "The image could not be read."
                 return
             }
-            let result = try await client.addAccounts(fromQRImage: QRImage.decodable(data))
+            let result = try await client.addFromQrImage(data: data)
             added.append(contentsOf: result)
             errorMessage = nil
             if result.allSatisfy({ $0.warnings.isEmpty }) {
@@ -182,20 +182,5 @@ struct AddAccountView: View {
         } catch {
             errorMessage = AppModel.describe(error)
         }
-    }
-}
-
-/// Image bytes Tessera's QR reader takes.
-enum QRImage {
-    private static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47]
-    private static let jpegSignature: [UInt8] = [0xFF, 0xD8, 0xFF]
-
-    /// PNG and JPEG pass as they are; anything UIKit can open (HEIC photos,
-    /// screenshots in other formats) is converted to PNG.
-    static func decodable(_ data: Data) -> Data {
-        if data.starts(with: pngSignature) || data.starts(with: jpegSignature) {
-            return data
-        }
-        return UIImage(data: data)?.pngData() ?? data
     }
 }

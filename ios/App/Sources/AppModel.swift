@@ -69,7 +69,8 @@ final class AppModel {
             let directory = try Self.dataDirectory()
             let client = try await TesseraClient.open(
                 config: AuthenticatorConfig(dataDir: directory.path),
-                storage: KeychainSecureStorage()
+                storage: KeychainSecureStorage(),
+                http: URLSessionHttpTransport()
             )
             self.client = client
             clock = await client.clockStatus()

@@ -15,6 +15,10 @@ import TesseraFFI
 ///
 /// Errors are always ``TesseraClientError``.
 ///
+/// Network access (HTTPS time sources, push approval, device transfer) goes
+/// through an `HttpTransport`: ``URLSessionHttpTransport`` unless another one,
+/// or `nil` for none, is given.
+///
 /// ```swift
 /// let client = try await TesseraClient.open(
 ///     config: AuthenticatorConfig(dataDir: folder.path),
@@ -44,19 +48,26 @@ public final class TesseraClient: Sendable {
 
     /// Sets up Tessera over `config.dataDir`, synchronously. The call is
     /// quick (it reads the saved clock estimate), but prefer
-    /// ``open(config:storage:)`` on the main actor.
+    /// ``open(config:storage:http:)`` on the main actor.
     ///
     /// - Parameters:
     ///   - config: the data folder, time sources and correction setting.
     ///   - storage: where the vault's keystore key is kept (for example
     ///     ``KeychainSecureStorage``); `nil` for password-only vaults.
+    ///   - http: how Tessera reaches the network (by default
+    ///     ``defaultTransport()``); `nil` for no network access (`ntp://`
+    ///     time sources still work).
     /// - Throws: ``TesseraClientError/invalidInput(reason:)`` for an empty
     ///   data folder, ``TesseraClientError/time(reason:)`` for a time source
     ///   that is not an `ntp://` or `https://` URL.
-    public convenience init(config: AuthenticatorConfig, storage: (any SecureStorage)?) throws {
+    public convenience init(
+        config: AuthenticatorConfig,
+        storage: (any SecureStorage)?,
+        http: (any HttpTransport)? = TesseraClient.defaultTransport()
+    ) throws {
         let authenticator: Authenticator
         do {
-            authenticator = try Authenticator(config: config, storage: storage)
+            authenticator = try Authenticator(config: config, storage: storage, http: http)
         } catch {
             throw TesseraClientError(error)
         }
@@ -72,16 +83,33 @@ public final class TesseraClient: Sendable {
     ///   - config: the data folder, time sources and correction setting.
     ///   - storage: where the vault's keystore key is kept; `nil` for
     ///     password-only vaults.
+    ///   - http: how Tessera reaches the network (HTTPS time sources, push
+    ///     approval, device transfer), by default ``defaultTransport()``;
+    ///     `nil` for no network access, when every network call fails with
+    ///     an error saying so (`ntp://` time sources still work).
     /// - Returns: a client with a locked vault.
     public static func open(
         config: AuthenticatorConfig,
-        storage: (any SecureStorage)?
+        storage: (any SecureStorage)?,
+        http: (any HttpTransport)? = TesseraClient.defaultTransport()
     ) async throws -> TesseraClient {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result { try TesseraClient(config: config, storage: storage) })
+                continuation.resume(with: Result { try TesseraClient(config: config, storage: storage, http: http) })
             }
         }
+    }
+
+    /// The transport a client gets when none is given: a new
+    /// ``URLSessionHttpTransport`` on Apple platforms. Elsewhere there is
+    /// none (swift-corelibs-foundation's `URLSession` cannot stream a body),
+    /// so pass a transport of your own for network access there.
+    public static func defaultTransport() -> (any HttpTransport)? {
+        #if canImport(Darwin)
+        return URLSessionHttpTransport()
+        #else
+        return nil
+        #endif
     }
 
     // MARK: - Running blocking calls
@@ -207,17 +235,41 @@ public final class TesseraClient: Sendable {
         try await perform { core in try core.addUri(uri: uri) }
     }
 
-    /// Adds every account whose QR code is in a PNG or JPEG image. All or
-    /// nothing: one bad code adds none.
+    /// Adds every account whose QR code is in a grey image. All or nothing:
+    /// one bad code adds none.
     ///
-    /// - Parameter image: the encoded image (convert HEIC photos to PNG or
-    ///   JPEG first).
+    /// - Parameters:
+    ///   - width: pixels per row.
+    ///   - height: rows.
+    ///   - grey: one byte per pixel (0 black … 255 white), row by row from
+    ///     the top: exactly `width × height` bytes.
     /// - Returns: the new accounts, in the order found.
-    /// - Throws: ``TesseraClientError/invalidImage(reason:)`` when no QR
-    ///   code can be read.
-    public func addAccounts(fromQRImage image: Data) async throws -> [AddedAccount] {
-        try await perform { core in try core.addFromQrImage(image: image) }
+    /// - Throws: ``TesseraClientError/invalidImage(reason:)`` when `grey`
+    ///   has another length or no QR code can be read.
+    public func addFromQrPixels(width: UInt32, height: UInt32, grey: Data) async throws -> [AddedAccount] {
+        try await perform { core in try core.addFromQrPixels(width: width, height: height, grey: grey) }
     }
+
+    #if canImport(ImageIO)
+    /// Adds every account whose QR code is in an image file. All or nothing:
+    /// one bad code adds none.
+    ///
+    /// The image is decoded here, off the calling thread, by ImageIO (PNG,
+    /// JPEG, HEIC and every other format it reads; transparency counts as
+    /// white), then read like ``addFromQrPixels(width:height:grey:)``.
+    ///
+    /// - Parameter data: the file's bytes.
+    /// - Returns: the new accounts, in the order found.
+    /// - Throws: ``TesseraClientError/invalidImage(reason:)`` when the file
+    ///   is no readable image, is larger than 40 megapixels, or has no
+    ///   readable QR code.
+    public func addFromQrImage(data: Data) async throws -> [AddedAccount] {
+        try await perform { core in
+            let image = try GreyImage(decoding: data)
+            return try core.addFromQrPixels(width: image.width, height: image.height, grey: image.pixels)
+        }
+    }
+    #endif
 
     /// Every account, in display order.
     public func accounts() async throws -> [AccountRecord] {

@@ -75,6 +75,9 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
     /// The code typed is not the transfer's confirmation code: nothing was
     /// applied and the transfer is over; start again.
     case confirmationMismatch
+    /// A network request failed (no connection, an unknown host, an
+    /// untrusted certificate, no answer in time): try again later.
+    case network(reason: String)
     /// Anything else (file system, crypto, or the bindings themselves).
     case internalError(reason: String)
 
@@ -145,6 +148,8 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             self = .transfer(reason: reason)
         case .ConfirmationMismatch:
             self = .confirmationMismatch
+        case let .Network(reason):
+            self = .network(reason: reason)
         case let .Internal(reason):
             self = .internalError(reason: reason)
         }
@@ -180,6 +185,7 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             let .pushRefused(reason),
             let .invalidFile(reason),
             let .transfer(reason),
+            let .network(reason),
             let .internalError(reason):
             return reason
         case .passwordRequired:
@@ -198,14 +204,6 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             return "a vault already exists"
         case .locked:
             return "the vault is locked"
-        case .pairingRefused:
-            return "Ask the site for a new QR code and scan it again."
-        case .deviceRevoked:
-            return "Pair this device with the site again, or remove the pairing."
-        case .untrustedPrompt:
-            return "Do not approve a sign-in you did not start."
-        case .pushNetwork:
-            return "Check the network connection and try again."
         case .wrongPassword:
             return "wrong password"
         case .wrongRecoveryKey:
@@ -232,7 +230,7 @@ public enum TesseraClientError: Error, Equatable, Hashable, LocalizedError {
             return "Pair this device with the site again, or remove the pairing."
         case .untrustedPrompt:
             return "Do not approve a sign-in you did not start."
-        case .pushNetwork:
+        case .pushNetwork, .network:
             return "Check the network connection and try again."
         case .wrongPassword, .wrongRecoveryKey:
             return "Try again, paying attention to capital letters."

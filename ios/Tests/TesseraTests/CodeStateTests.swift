@@ -87,7 +87,7 @@ final class CodeStateTests: XCTestCase {
 
     func testAStreamOfALockedVaultEndsAtOnce() async throws {
         let directory = try makeDataDirectory()
-        let client = try TesseraClient(config: offlineConfig(directory), storage: InMemorySecureStorage())
+        let client = try TesseraClient(config: offlineConfig(directory), storage: InMemorySecureStorage(), http: nil)
         var count = 0
         for await _ in client.codeStates() {
             count += 1

@@ -24,6 +24,7 @@ final class ErrorTests: XCTestCase {
             (.Storage(reason: "r"), .storage(reason: "r")),
             (.VaultDamaged(reason: "r"), .vaultDamaged(reason: "r")),
             (.Time(reason: "r"), .time(reason: "r")),
+            (.Network(reason: "r"), .network(reason: "r")),
             (.Internal(reason: "r"), .internalError(reason: "r")),
         ]
         for (generated, expected) in pairs {
@@ -46,7 +47,7 @@ final class ErrorTests: XCTestCase {
 
     func testVaultStateErrors() async throws {
         let directory = try makeDataDirectory()
-        let client = try TesseraClient(config: offlineConfig(directory), storage: InMemorySecureStorage())
+        let client = try TesseraClient(config: offlineConfig(directory), storage: InMemorySecureStorage(), http: nil)
         await assertThrows(.noVault) { try await client.unlockWithKeystore() }
         await assertThrows(.locked) { try await client.accounts() }
         await assertThrows(.locked) { try await client.codes() }
@@ -100,27 +101,19 @@ final class ErrorTests: XCTestCase {
         }
     }
 
-    func testAnImageWithoutAQRCodeIsRefused() async throws {
-        let (client, _, _) = try await makeUnlockedClient()
-        let error = await caughtError { try await client.addAccounts(fromQRImage: Data("not an image".utf8)) }
-        guard case .invalidImage? = error else {
-            return XCTFail("got \(String(describing: error))")
-        }
-    }
-
     func testStorageFailuresSurfaceAsKeystoreErrors() async throws {
         let storage = InMemorySecureStorage()
         let (_, directory, _) = try await makeUnlockedClient(storage: storage)
         let broken = storage.copy()
         broken.failEveryCall(reason: "the device is locked")
-        let client = try TesseraClient(config: offlineConfig(directory), storage: broken)
+        let client = try TesseraClient(config: offlineConfig(directory), storage: broken, http: nil)
         let error = await caughtError { try await client.unlockWithKeystore() }
         XCTAssertEqual(error?.needsManualUnlock, true, "got \(String(describing: error))")
     }
 
     func testConfigurationErrors() async {
         let noFolder = await caughtError {
-            try await TesseraClient.open(config: AuthenticatorConfig(dataDir: ""), storage: nil)
+            try await TesseraClient.open(config: AuthenticatorConfig(dataDir: ""), storage: nil, http: nil)
         }
         guard case .invalidInput? = noFolder else {
             return XCTFail("an empty data folder: got \(String(describing: noFolder))")
@@ -128,7 +121,8 @@ final class ErrorTests: XCTestCase {
         let badSource = await caughtError {
             try await TesseraClient.open(
                 config: AuthenticatorConfig(dataDir: "/tmp", timeSources: ["gopher://time.example"]),
-                storage: nil
+                storage: nil,
+                http: nil
             )
         }
         guard case .time? = badSource else {

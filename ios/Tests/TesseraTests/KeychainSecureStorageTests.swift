@@ -78,7 +78,7 @@ final class KeychainSecureStorageTests: XCTestCase {
         try skipWithoutKeychain(storage)
         defer { try? storage.deleteAll() }
         let directory = try makeDataDirectory()
-        let client = try await TesseraClient.open(config: offlineConfig(directory), storage: storage)
+        let client = try await TesseraClient.open(config: offlineConfig(directory), storage: storage, http: nil)
         _ = try await client.createVault()
         await client.lock()
         try await client.unlockWithKeystore()

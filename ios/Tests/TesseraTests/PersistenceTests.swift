@@ -12,7 +12,7 @@ final class PersistenceTests: XCTestCase {
     func testANewVaultStoresOneKeyAndReopensWithoutInput() async throws {
         let storage = InMemorySecureStorage()
         let directory = try makeDataDirectory()
-        let first = try await TesseraClient.open(config: offlineConfig(directory), storage: storage)
+        let first = try await TesseraClient.open(config: offlineConfig(directory), storage: storage, http: nil)
         let vaultExistsBefore = await first.vaultExists()
         XCTAssertFalse(vaultExistsBefore)
 
@@ -33,7 +33,7 @@ final class PersistenceTests: XCTestCase {
         let codesBefore = try await first.codes(at: instant)
 
         // A second launch over the same folder and Keychain.
-        let second = try TesseraClient(config: offlineConfig(directory), storage: storage.copy())
+        let second = try TesseraClient(config: offlineConfig(directory), storage: storage.copy(), http: nil)
         let vaultExists = await second.vaultExists()
         XCTAssertTrue(vaultExists)
         let lockedAtLaunch = await second.isUnlocked()
@@ -61,7 +61,7 @@ final class PersistenceTests: XCTestCase {
         // A restore onto a new device: the vault file came along, the
         // Keychain item (…ThisDeviceOnly) did not.
         let newDevice = InMemorySecureStorage()
-        let restored = try TesseraClient(config: offlineConfig(directory), storage: newDevice)
+        let restored = try TesseraClient(config: offlineConfig(directory), storage: newDevice, http: nil)
         let error = await caughtError { try await restored.unlockWithKeystore() }
         XCTAssertEqual(error?.needsManualUnlock, true, "got \(String(describing: error))")
 
@@ -76,7 +76,7 @@ final class PersistenceTests: XCTestCase {
         XCTAssertEqual(newDevice.count, 1, "a fresh keystore key was stored")
 
         // From now on the new device opens the vault by itself.
-        let nextLaunch = try TesseraClient(config: offlineConfig(directory), storage: newDevice.copy())
+        let nextLaunch = try TesseraClient(config: offlineConfig(directory), storage: newDevice.copy(), http: nil)
         try await nextLaunch.unlockWithKeystore()
         let reopened = try await nextLaunch.accounts()
         XCTAssertEqual(reopened.count, 1)
@@ -85,7 +85,7 @@ final class PersistenceTests: XCTestCase {
     func testAPasswordOpensTheVaultAndLockForgetsIt() async throws {
         let directory = try makeDataDirectory()
         // No storage: a password-only vault, as on a device without a keystore.
-        let client = try await TesseraClient.open(config: offlineConfig(directory), storage: nil)
+        let client = try await TesseraClient.open(config: offlineConfig(directory), storage: nil, http: nil)
         let noWayIn = await caughtError { try await client.createVault() }
         guard case .invalidInput? = noWayIn else {
             return XCTFail("a vault with neither storage nor password: got \(String(describing: noWayIn))")
@@ -113,7 +113,7 @@ final class PersistenceTests: XCTestCase {
         let newKey = try await client.newRecoveryKey()
         XCTAssertNotEqual(newKey, oldKey)
 
-        let other = try TesseraClient(config: offlineConfig(directory), storage: InMemorySecureStorage())
+        let other = try TesseraClient(config: offlineConfig(directory), storage: InMemorySecureStorage(), http: nil)
         await assertThrows(.wrongRecoveryKey) { try await other.unlock(recoveryKey: oldKey) }
         try await other.unlock(recoveryKey: newKey)
     }
@@ -127,7 +127,7 @@ final class PersistenceTests: XCTestCase {
         try await client.moveAccount(id: c.account.id, to: 0)
         try await client.removeAccount(id: b.account.id)
 
-        let relaunched = try TesseraClient(config: offlineConfig(directory), storage: storage.copy())
+        let relaunched = try TesseraClient(config: offlineConfig(directory), storage: storage.copy(), http: nil)
         try await relaunched.unlockWithKeystore()
         let ids = try await relaunched.accounts().map(\.id)
         XCTAssertEqual(ids, [c.account.id, a.account.id])

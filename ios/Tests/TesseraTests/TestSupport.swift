@@ -93,7 +93,7 @@ func makeUnlockedClient(
     storage: InMemorySecureStorage = InMemorySecureStorage()
 ) async throws -> (client: TesseraClient, directory: URL, recoveryKey: String) {
     let directory = try makeDataDirectory()
-    let client = try await TesseraClient.open(config: offlineConfig(directory), storage: storage)
+    let client = try await TesseraClient.open(config: offlineConfig(directory), storage: storage, http: nil)
     let recoveryKey = try await client.createVault()
     return (client, directory, recoveryKey)
 }

@@ -135,7 +135,7 @@ final class VectorTests: XCTestCase {
 
         // A second launch continues from the saved counter.
         let used = UInt64(vectors.count) + (first.counter ?? 0)
-        let relaunched = try TesseraClient(config: offlineConfig(directory), storage: storage.copy())
+        let relaunched = try TesseraClient(config: offlineConfig(directory), storage: storage.copy(), http: nil)
         try await relaunched.unlockWithKeystore()
         let account = try await relaunched.accounts().first { $0.id == added.account.id }
         XCTAssertEqual(account?.counter, used)
