@@ -197,6 +197,12 @@ fn push_seeds(corpus: &mut Corpus) -> Result<()> {
         br#"{"aps":{"content-available":1},"prompt_id":"p.1_a-B"}"#,
     )?;
 
+    // qr_grey: a code drawn two pixels per module with a quiet zone, and
+    // the same code as a photo might have it (grey levels, not black/white).
+    for (name, dark, light) in [("sharp", 0u8, 255u8), ("dim", 70, 180)] {
+        corpus.write("qr_grey", name, &qr_seed(URIS[2], dark, light)?)?;
+    }
+
     // pairing_uri
     let pairing = PairingUri {
         server: "https://push.example:8443/base".into(),
@@ -304,6 +310,35 @@ fn transfer_seeds(corpus: &mut Corpus) -> Result<()> {
     Ok(())
 }
 
+/// The `qr_grey` input for `text` as a QR code: width (u16 LE), then grey
+/// pixels, 2 per module, with a 4-module quiet zone.
+fn qr_seed(text: &str, dark: u8, light: u8) -> Result<Vec<u8>> {
+    let code = qrcode::QrCode::new(text.as_bytes())?;
+    let modules = code.width();
+    let colors = code.to_colors();
+    let (scale, border) = (2, 4);
+    let side = (modules + 2 * border) * scale;
+    let mut bytes = u16::try_from(side)?.to_le_bytes().to_vec();
+    for y in 0..side {
+        for x in 0..side {
+            let (mx, my) = (
+                (x / scale).wrapping_sub(border),
+                (y / scale).wrapping_sub(border),
+            );
+            let is_dark =
+                mx < modules && my < modules && colors[my * modules + mx] == qrcode::Color::Dark;
+            bytes.push(if is_dark { dark } else { light });
+        }
+    }
+    // The seed must be one the decoder reads.
+    let texts =
+        tessera_core::qr::decode_grey(u32::try_from(side)?, u32::try_from(side)?, &bytes[2..])?;
+    if texts != [text] {
+        return Err(format!("the QR seed reads as {texts:?}").into());
+    }
+    Ok(bytes)
+}
+
 /// Every seed through its target: none may fail, and each must be
 /// something the target's parser accepts.
 fn check(root: &Path) -> Result<()> {
@@ -318,6 +353,7 @@ fn check(root: &Path) -> Result<()> {
             "proof_answer" => targets::proof_answer,
             "sse" => targets::sse,
             "wake" => targets::wake,
+            "qr_grey" => targets::qr_grey,
             "pairing_uri" => targets::pairing_uri,
             "transfer_invite" => targets::transfer_invite,
             "transfer_envelope" => targets::transfer_envelope,

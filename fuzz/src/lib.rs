@@ -225,6 +225,28 @@ pub fn sse(data: &[u8]) {
     }
 }
 
+/// Grey pixels, as a phone's camera or screenshot gives them to
+/// `qr::decode_grey`: the first two bytes are the width (little-endian),
+/// the rest the pixels, cut to whole rows. Whatever the picture, reading it
+/// ends with texts or a typed error.
+pub fn qr_grey(data: &[u8]) {
+    let Some((width, pixels)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let width = usize::from(u16::from_le_bytes(*width));
+    if width == 0 {
+        return;
+    }
+    let height = pixels.len() / width;
+    let pixels = &pixels[..width * height];
+    let (Ok(w), Ok(h)) = (u32::try_from(width), u32::try_from(height)) else {
+        return;
+    };
+    if let Ok(texts) = tessera_core::qr::decode_grey(w, h, pixels) {
+        assert!(!texts.is_empty());
+    }
+}
+
 /// A wake-up payload.
 pub fn wake(data: &[u8]) {
     if let Ok(id) = handle_push_payload(data) {
