@@ -73,10 +73,11 @@ pub trait HttpBody: Send + Sync {
     /// a large buffer: the push stream sends small events far apart);
     /// `null`/`nil` at the end of the body.
     async fn read(&self) -> Result<Option<Vec<u8>>, TesseraError>;
-    /// Releases the connection. Tessera calls it exactly once when done,
-    /// possibly before the end of the body and while a `read` is pending on
-    /// another thread, which must then end.
-    fn close(&self);
+    /// Stops reading and releases the connection. Tessera calls it exactly
+    /// once when done, possibly before the end of the body and while a
+    /// `read` is pending on another thread, which must then end. (Not
+    /// `close`: the generated Kotlin class has its own `close()`.)
+    fn cancel(&self);
 }
 
 /// Lets the core send requests through the app's transport.
@@ -129,7 +130,7 @@ impl tessera_core::http::HttpBody for ForeignBody {
 
 impl Drop for ForeignBody {
     fn drop(&mut self) {
-        self.0.close();
+        self.0.cancel();
     }
 }
 

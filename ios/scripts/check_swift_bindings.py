@@ -1202,7 +1202,7 @@ EXPECTED_API: dict[str, object] = {
     "traits": {
         "SecureStorage": ["get", "set", "delete"],
         "HttpTransport": ["send"],
-        "HttpBody": ["read", "close"],
+        "HttpBody": ["read", "cancel"],
     },
     "functions": [],
 }

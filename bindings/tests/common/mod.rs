@@ -288,7 +288,7 @@ impl HttpBody for RustBody {
         }
     }
 
-    fn close(&self) {
+    fn cancel(&self) {
         // Wakes a pending read (or the next one); the body is dropped with us.
         self.closed.notify_one();
     }

@@ -200,7 +200,7 @@ private final class RedirectRefusal: NSObject, URLSessionTaskDelegate {
 /// It is `@unchecked Sendable` because the byte iterator is not `Sendable`.
 /// The iterator is only ever used by the one `read()` that took it out of
 /// `state` under `lock` (and put it back the same way), so it never runs on
-/// two threads at once; `close()`, which may come from another thread while
+/// two threads at once; `cancel()`, which may come from another thread while
 /// a read waits, changes `state` under the same lock and cancels the data
 /// task, which is thread-safe.
 final class URLSessionHttpBody: HttpBody, @unchecked Sendable {
@@ -231,14 +231,14 @@ final class URLSessionHttpBody: HttpBody, @unchecked Sendable {
     }
 
     deinit {
-        // Releases the connection of a body dropped without `close()`;
+        // Releases the connection of a body dropped without `cancel()`;
         // cancelling a finished task does nothing.
         task.cancel()
     }
 
     /// The next piece of the body: up to the next newline or
     /// ``URLSessionHttpTransport/maxPieceBytes``; `nil` at its end and after
-    /// `close()`, also when `close()` ends this very read.
+    /// `cancel()`, also when `cancel()` ends this very read.
     ///
     /// - Throws: `TesseraError.Network` when the connection fails.
     func read() async throws -> Data? {
@@ -272,7 +272,7 @@ final class URLSessionHttpBody: HttpBody, @unchecked Sendable {
 
     /// Ends the body: a waiting read returns `nil`, and so does every later
     /// one. The connection is closed, not kept for another request.
-    func close() {
+    func cancel() {
         locked { state = .done }
         task.cancel()
     }
@@ -308,7 +308,7 @@ final class URLSessionHttpBody: HttpBody, @unchecked Sendable {
     }
 
     /// Records that reading failed; returns the error to throw, or `nil`
-    /// when the failure is only `close()` cancelling the task.
+    /// when the failure is only `cancel()` cancelling the task.
     private func recordFailure(_ error: any Error) -> TesseraError? {
         locked {
             guard case .reading = state else {

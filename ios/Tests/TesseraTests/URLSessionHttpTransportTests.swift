@@ -7,7 +7,7 @@ import XCTest
 /// `URLSessionHttpTransport` against a local server, for the contract the
 /// core relies on: requests sent as given, no redirects followed, no
 /// cookies, status and headers before the body, the body in pieces as they
-/// arrive, `close()` ending a waiting read, and errors that name the host
+/// arrive, `cancel()` ending a waiting read, and errors that name the host
 /// only.
 final class URLSessionHttpTransportTests: XCTestCase {
     func testARequestIsSentAsGivenAndItsAnswerReadToTheEnd() async throws {
@@ -36,7 +36,7 @@ final class URLSessionHttpTransportTests: XCTestCase {
         XCTAssertEqual(value(of: "x-reply", in: response.headers), "yes")
         let body = try await readToEnd(response.body)
         XCTAssertEqual(String(decoding: body, as: UTF8.self), #"{"ok":true}"#)
-        response.body.close()
+        response.body.cancel()
 
         let sent = try XCTUnwrap(server.requests.first)
         XCTAssertEqual(sent.requestLine, "POST /things?x=1 HTTP/1.1")
@@ -57,10 +57,10 @@ final class URLSessionHttpTransportTests: XCTestCase {
         let first = try await transport.send(request: get(server.url("/start")))
         XCTAssertEqual(first.status, 302)
         XCTAssertEqual(value(of: "location", in: first.headers), "/elsewhere")
-        first.body.close()
+        first.body.cancel()
         let second = try await transport.send(request: get(server.url("/start")))
         XCTAssertEqual(second.status, 302)
-        second.body.close()
+        second.body.cancel()
 
         let requests = server.requests
         XCTAssertEqual(requests.map(\.requestLine), ["GET /start HTTP/1.1", "GET /start HTTP/1.1"])
@@ -98,7 +98,7 @@ final class URLSessionHttpTransportTests: XCTestCase {
         XCTAssertEqual(String(decoding: rest, as: UTF8.self), "data: two\n\n")
         let afterTheEnd = try await response.body.read()
         XCTAssertNil(afterTheEnd)
-        response.body.close()
+        response.body.cancel()
     }
 
     func testALongBodyWithoutNewlinesComesInPiecesOfAtMost16KiB() async throws {
@@ -115,7 +115,7 @@ final class URLSessionHttpTransportTests: XCTestCase {
             total += piece.count
         }
         XCTAssertEqual(total, text.utf8.count)
-        response.body.close()
+        response.body.cancel()
     }
 
     func testCloseEndsAWaitingReadAndReleasesTheConnection() async throws {
@@ -130,10 +130,10 @@ final class URLSessionHttpTransportTests: XCTestCase {
         let waiting = Task { try await response.body.read() }
         // Long enough for the read to be waiting for bytes that never come.
         try await Task.sleep(nanoseconds: 300_000_000)
-        response.body.close()
+        response.body.cancel()
 
         let piece = try await within(seconds: 10) { try await waiting.value }
-        XCTAssertNil(piece, "a read ended by close() returns nil")
+        XCTAssertNil(piece, "a read ended by cancel() returns nil")
         let later = try await response.body.read()
         XCTAssertNil(later)
         try await within(seconds: 10) { await connectionClosed.wait() }
