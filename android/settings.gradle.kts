@@ -20,13 +20,6 @@ dependencyResolutionManagement {
     repositories {
         google()
         mavenCentral()
-        // The Kotlin half of rustls-platform-verifier (the core's TLS certificate checks): an
-        // Android library published only here, not on Maven Central (the crate's README,
-        // "Android" > "Gradle Setup"). Only its group is taken from this repository.
-        maven {
-            url = uri("https://github.com/rustls/rustls-platform-verifier/raw/maven-archive/android-release-support/maven/")
-            content { includeGroup("rustls") }
-        }
     }
 }
 

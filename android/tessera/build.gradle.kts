@@ -2,10 +2,12 @@ import org.jetbrains.kotlin.gradle.dsl.JvmTarget
 
 // The Tessera Kotlin library for Android.
 //
-// Sources: src/main/kotlin (the idiomatic wrapper, plain Kotlin, also tested on the JVM by
-// ../jvm-tests), src/androidMain/kotlin (Keystore storage, FCM service) and the UniFFI-generated
-// bindings in ../../build/generated/kotlin. Native code: libtessera_ffi.so per ABI in
-// ../../build/jniLibs, built by cargo-ndk.
+// Sources: src/main/kotlin (the idiomatic wrapper and the HTTP transport, plain Kotlin, also
+// tested on the JVM by ../jvm-tests), src/androidMain/kotlin (Keystore storage, FCM service, QR
+// pictures) and the UniFFI-generated bindings in ../../build/generated/kotlin. Native code:
+// libtessera_ffi.so per ABI in ../../build/jniLibs, built by cargo-ndk. The core has no TLS stack
+// of its own on Android: its requests go through HttpURLConnection, whose certificate checks are
+// Android's (system trust store, network security config).
 plugins {
     alias(libs.plugins.android.library)
     alias(libs.plugins.kotlin.android)
@@ -45,50 +47,7 @@ kotlin {
     }
 }
 
-// rustls-platform-verifier's Android library must be the version that matches the
-// `rustls-platform-verifier-android` crate in Cargo.lock (the crate's README: the dependency has
-// no static version and is pinned here at configuration time).
-abstract class RustlsVersion : ValueSource<String, RustlsVersion.Params> {
-    interface Params : ValueSourceParameters {
-        val lockFile: RegularFileProperty
-    }
-
-    companion object {
-        const val CRATE_NAME = "rustls-platform-verifier-android"
-    }
-
-    override fun obtain(): String {
-        val lines = parameters.lockFile.get().asFile.readLines()
-        val nameIdx = lines.indexOfFirst { it.trim() == "name = \"$CRATE_NAME\"" }
-        val version = if (nameIdx < 0) {
-            null
-        } else {
-            lines.drop(nameIdx + 1)
-                .firstOrNull { it.trimStart().startsWith("version = ") }
-                ?.substringAfter('"', "")
-                ?.substringBefore('"', "")
-                ?.takeIf { it.isNotEmpty() }
-        }
-        return version ?: error("$CRATE_NAME not found in Cargo.lock")
-    }
-}
-
-val rustlsPlatformVerifierVersion = providers.of(RustlsVersion::class.java) {
-    parameters.lockFile.set(rootProject.layout.projectDirectory.file("../Cargo.lock"))
-}
-
-configurations.configureEach {
-    resolutionStrategy.eachDependency {
-        if (requested.group == "rustls" && requested.name == "rustls-platform-verifier") {
-            useVersion(rustlsPlatformVerifierVersion.get())
-            because("the Android library must match ${RustlsVersion.CRATE_NAME} in Cargo.lock")
-        }
-    }
-}
-
 dependencies {
-    // The Kotlin half of the core's TLS verifier; initialised by TesseraAndroid.init.
-    implementation(libs.rustls.platform.verifier)
     // The generated bindings call the Rust library through JNA; the aar carries
     // libjnidispatch.so for every Android ABI.
     implementation(variantOf(libs.jna) { artifactType("aar") })

@@ -65,12 +65,12 @@ class CloseTest {
     @Test
     fun `the generated Authenticator is AutoCloseable`() {
         val dir = tempDataDir()
-        val raw = org.tessera.ffi.Authenticator(offlineConfig(dir), InMemoryStorage())
+        val raw = org.tessera.ffi.Authenticator(offlineConfig(dir), InMemoryStorage(), null)
         raw.use { it.createVault(null) }
         assertTrue(raw.uniffiIsDestroyed)
         val e = assertThrows<IllegalStateException> { raw.accounts() }
         assertTrue(e.message!!.contains("destroyed"), e.message)
         // The vault it wrote is intact for the next instance.
-        org.tessera.ffi.Authenticator(offlineConfig(dir), null).use { assertTrue(it.vaultExists()) }
+        org.tessera.ffi.Authenticator(offlineConfig(dir), null, null).use { assertTrue(it.vaultExists()) }
     }
 }

@@ -53,7 +53,7 @@ class CodesBenchmarkTest {
         }
         val setupS = (System.nanoTime() - setupStart) / 1e9
 
-        val raw = org.tessera.ffi.Authenticator(offlineConfig(dir), storage).use { auth ->
+        val raw = org.tessera.ffi.Authenticator(offlineConfig(dir), storage, null).use { auth ->
             auth.unlockWithKeystore()
             time { auth.codes(null).size }
         }

@@ -57,7 +57,7 @@ class ConcurrencyTest {
     @Test
     fun `the generated object is safe from plain threads too`() {
         val dir = tempDataDir()
-        org.tessera.ffi.Authenticator(offlineConfig(dir), InMemoryStorage()).use { raw ->
+        org.tessera.ffi.Authenticator(offlineConfig(dir), InMemoryStorage(), null).use { raw ->
             raw.createVault(null)
             repeat(5) { raw.addUri(totpUri("thread$it")) }
             val expected = raw.codes(at.toULong())

@@ -38,6 +38,7 @@ class ErrorsTest {
         is TesseraException.InvalidFile -> "choose another file"
         is TesseraException.WouldLoseInformation -> "show ${e.warnings.size} warning(s), offer to force"
         is TesseraException.Transfer, is TesseraException.ConfirmationMismatch -> "start the transfer again"
+        is TesseraException.Network -> "check the connection"
         is TesseraException.Internal -> "report a bug"
         is TesseraException.Closed -> "reopen"
     }
@@ -157,10 +158,27 @@ class ErrorsTest {
             assertThrows<TesseraException.InvalidInput> { runBlocking { client.nextHotpCode(totp.id) } }
             assertThrows<TesseraException.InvalidInput> { runBlocking { client.codes(-1) } }
             assertThrows<TesseraException.InvalidInput> { runBlocking { client.moveAccount(totp.id, -1) } }
-            val image = assertThrows<TesseraException.InvalidImage> {
-                runBlocking { client.addFromQrImage(byteArrayOf(1, 2, 3, 4)) }
+        }
+    }
+
+    @Test
+    fun `QR pixels that hold no code are an invalid image`(): Unit = runBlocking {
+        unlockedClient().use { client ->
+            val short = assertThrows<TesseraException.InvalidImage> {
+                runBlocking { client.addFromQrPixels(4, 4, ByteArray(15)) }
             }
-            assertTrue(image.reason.isNotBlank())
+            assertTrue(short.reason.contains("15"), short.reason)
+            assertThrows<TesseraException.InvalidImage> { runBlocking { client.addFromQrPixels(0, 0, ByteArray(0)) } }
+            val white = ByteArray(64 * 64) { 0xFF.toByte() }
+            val blank = assertThrows<TesseraException.InvalidImage> { runBlocking { client.addFromQrPixels(64, 64, white) } }
+            assertTrue(blank.reason.contains("no QR code"), blank.reason)
+            assertEquals("try other input", advice(blank))
+            val huge = assertThrows<TesseraException.InvalidImage> {
+                runBlocking { client.addFromQrPixels(100_000, 100_000, ByteArray(0)) }
+            }
+            assertTrue(huge.reason.contains("too large"), huge.reason)
+            assertThrows<TesseraException.InvalidInput> { runBlocking { client.addFromQrPixels(-1, 4, ByteArray(0)) } }
+            assertTrue(client.accounts().isEmpty())
         }
     }
 
@@ -195,7 +213,7 @@ class ErrorsTest {
     @Test
     fun `the generated layer reports a throwing storage as a typed error too`() {
         val dir = tempDataDir()
-        val raw = org.tessera.ffi.Authenticator(offlineConfig(dir), FailingStorage { IllegalStateException("boom") })
+        val raw = org.tessera.ffi.Authenticator(offlineConfig(dir), FailingStorage { IllegalStateException("boom") }, null)
         raw.use {
             val e = assertThrows<FfiTesseraException> { it.createVault(null) }
             assertTrue(

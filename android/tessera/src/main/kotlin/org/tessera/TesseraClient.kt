@@ -10,6 +10,7 @@ import kotlinx.coroutines.withContext
 import org.tessera.ffi.AnswerOutcome
 import org.tessera.ffi.Authenticator
 import org.tessera.ffi.AuthenticatorConfig
+import org.tessera.ffi.HttpTransport
 import org.tessera.ffi.PushDelivery
 import org.tessera.ffi.PushEvent
 import org.tessera.ffi.SecureStorage
@@ -52,6 +53,9 @@ class TesseraClient private constructor(
          * @param storage the app's secure storage (Android Keystore-backed on Android) that keeps
          *   the vault's keystore slot key; `null` to use only a password (or the platform keystore
          *   when `config.usePlatformKeystore` is set).
+         * @param http how the core reaches the network (HTTPS time sources, push approval,
+         *   transfer mailboxes): by default [UrlConnectionHttpTransport], the platform's HTTP stack
+         *   and certificate checks. `null` makes those calls fail; NTP time sources still work.
          * @param ioDispatcher where blocking native calls run.
          * @throws TesseraException.InvalidInput for an empty data folder.
          * @throws TesseraException.Time for a time source that cannot be parsed.
@@ -59,8 +63,9 @@ class TesseraClient private constructor(
         suspend fun open(
             config: AuthenticatorConfig,
             storage: SecureStorage? = null,
+            http: HttpTransport? = UrlConnectionHttpTransport(),
             ioDispatcher: CoroutineDispatcher = Dispatchers.IO,
-        ): TesseraClient = withContext(ioDispatcher) { openBlocking(config, storage, ioDispatcher) }
+        ): TesseraClient = withContext(ioDispatcher) { openBlocking(config, storage, http, ioDispatcher) }
 
         /**
          * Like [open], but on the calling thread (it reads a small clock file): for places that
@@ -69,10 +74,11 @@ class TesseraClient private constructor(
         fun openBlocking(
             config: AuthenticatorConfig,
             storage: SecureStorage? = null,
+            http: HttpTransport? = UrlConnectionHttpTransport(),
             ioDispatcher: CoroutineDispatcher = Dispatchers.IO,
         ): TesseraClient {
             val recording = storage?.let(::FailureRecordingStorage)
-            val inner = translate(recording) { Authenticator(config, recording) }
+            val inner = translate(recording) { Authenticator(config, recording, http) }
             return TesseraClient(inner, recording, ioDispatcher)
         }
 
@@ -174,12 +180,18 @@ class TesseraClient private constructor(
     suspend fun addUri(uri: String): AddResult = io { it.addUri(uri).toAddResult() }
 
     /**
-     * Adds every account whose QR code is in a PNG or JPEG [image]. All or nothing.
+     * Adds every account whose QR code is in an image of [width] × [height] [grey] pixels: one
+     * byte per pixel, 0 black to 255 white, row by row (see [argbToGrey]; on Android,
+     * `QrImages.addFromQrImage` decodes a picture's bytes). All or nothing.
      *
-     * @throws TesseraException.InvalidImage when no QR code can be read.
+     * @throws TesseraException.InvalidImage when [grey] does not hold `width * height` bytes, the
+     *   image is larger than 40 megapixels, or no QR code can be read.
+     * @throws TesseraException.InvalidInput for a negative width or height.
      */
-    suspend fun addFromQrImage(image: ByteArray): List<AddResult> =
-        io { inner -> inner.addFromQrImage(image).map { it.toAddResult() } }
+    suspend fun addFromQrPixels(width: Int, height: Int, grey: ByteArray): List<AddResult> = io { inner ->
+        if (width < 0 || height < 0) throw TesseraException.InvalidInput("the image size must not be negative")
+        inner.addFromQrPixels(width.toUInt(), height.toUInt(), grey).map { it.toAddResult() }
+    }
 
     /** Every account, in display order. */
     suspend fun accounts(): List<Account> = io { inner -> inner.accounts().map { it.toAccount() } }

@@ -16,7 +16,10 @@ sealed class TesseraException(message: String, cause: Throwable? = null) : Excep
     class InvalidUri(val field: String, val reason: String, cause: Throwable? = null) :
         TesseraException(reason, cause)
 
-    /** The image has no readable QR code (or is not a PNG or JPEG image). */
+    /**
+     * The image has no readable QR code, is larger than 40 megapixels, or its pixels do not
+     * match its size.
+     */
     class InvalidImage(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
 
     /** Another argument is unusable (an empty password, a bad position, an HOTP call on a TOTP account…). */
@@ -129,6 +132,12 @@ sealed class TesseraException(message: String, cause: Throwable? = null) : Excep
     class ConfirmationMismatch(cause: Throwable? = null) :
         TesseraException("the confirmation code does not match: nothing was added; start the transfer again", cause)
 
+    /**
+     * A network request got no response (offline, an unknown host, a TLS failure, a timeout):
+     * try again later. [reason] names at most the host.
+     */
+    class Network(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
+
     /** Anything else (file system, crypto, a bug in the core): [reason] says what happened. */
     class Internal(val reason: String, cause: Throwable? = null) : TesseraException(reason, cause)
 
@@ -167,6 +176,7 @@ internal fun FfiTesseraException.toPublic(): TesseraException = when (this) {
     is FfiTesseraException.WouldLoseInformation -> TesseraException.WouldLoseInformation(warnings, this)
     is FfiTesseraException.Transfer -> TesseraException.Transfer(reason, this)
     is FfiTesseraException.ConfirmationMismatch -> TesseraException.ConfirmationMismatch(this)
+    is FfiTesseraException.Network -> TesseraException.Network(reason, this)
     is FfiTesseraException.Internal -> TesseraException.Internal(reason, this)
 }
 

@@ -17,10 +17,12 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 import org.tessera.AddResult
 import org.tessera.TesseraException
+import org.tessera.android.QrImages
 
 /**
  * Adds accounts: from an `otpauth://` URI typed or pasted (or opened from a link), or from a
- * picture of a QR code picked from the gallery or files, decoded by the core. A
+ * picture of a QR code picked from the gallery or files (decoded by Android, its code read by the
+ * core, see [QrImages]). A
  * `tessera-push://pair?…` URI pairs this phone with the site's push server instead (woken through
  * FCM when the app has a token, see [TesseraApp.pushDelivery]).
  *
@@ -70,7 +72,7 @@ class AddAccountActivity : Activity() {
         super.onActivityResult(requestCode, resultCode, data)
         val image = data?.data
         if (requestCode != REQUEST_IMAGE || resultCode != RESULT_OK || image == null) return
-        scope.launch { add { client.addFromQrImage(readImage(image)) } }
+        scope.launch { add { QrImages.addFromQrImage(client, readImage(image)) } }
     }
 
     private suspend fun readImage(uri: Uri): ByteArray = withContext(Dispatchers.IO) {

@@ -233,6 +233,7 @@ class PushPromptActivity : Activity() {
         is TesseraException.PromptUnavailable -> getString(R.string.prompt_gone)
         is TesseraException.UntrustedPrompt -> getString(R.string.prompt_untrusted)
         is TesseraException.PushNetwork -> getString(R.string.prompt_offline, e.reason)
+        is TesseraException.Network -> getString(R.string.prompt_offline, e.reason)
         else -> e.message ?: e.javaClass.simpleName
     }
 

@@ -12,7 +12,6 @@ import org.tessera.TesseraClient
 import org.tessera.TesseraException
 import org.tessera.android.KeystoreSecureStorage
 import org.tessera.android.PushPayloadHandler
-import org.tessera.android.TesseraAndroid
 import org.tessera.android.TesseraPushHandler
 import org.tessera.ffi.AuthenticatorConfig
 import org.tessera.ffi.PushDelivery
@@ -43,12 +42,6 @@ class TesseraApp : Application(), PushPayloadHandler {
 
     @Volatile
     private var lastSyncAt = Long.MIN_VALUE
-
-    override fun onCreate() {
-        super.onCreate()
-        // Before any HTTPS: the core's certificate checks go through Android's trust store.
-        TesseraAndroid.init(this)
-    }
 
     override fun onPushPayload(payload: ByteArray) = push.onPushPayload(payload)
 
