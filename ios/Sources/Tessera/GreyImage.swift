@@ -35,6 +35,14 @@ struct GreyImage {
         else {
             throw TesseraClientError.invalidImage(reason: "the file is not an image Tessera can read")
         }
+        try self.init(image: image)
+    }
+
+    /// Draws `image` in grey, on white.
+    ///
+    /// - Throws: ``TesseraClientError/invalidImage(reason:)`` when it has
+    ///   more than ``maxPixels`` or cannot be drawn.
+    init(image: CGImage) throws {
         let width = image.width
         let height = image.height
         // ImageIO decodes when the image is drawn, so nothing large has been
