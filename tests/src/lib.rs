@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 pub mod fake_time;
+pub mod processes;
 
 /// Argon2id at its cheapest (64 KiB, one pass): for tests and helpers that
 /// create many password-protected vaults. Never used by the product.

@@ -10,20 +10,19 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use tessera_core::push::jws::KeyRef;
 use tessera_core::push::messages::random_id;
 use tessera_core::push::{PairingUri, PromptClaims, PromptContext, PromptMode, SigningKey};
-use tessera_tests::{Out, rp_http, tessera_bin, tessera_server_bin};
+use tessera_tests::Out;
+use tessera_tests::processes::{Device, Running, Server};
 
 const API_KEY: &str = "e2e-api-key-0123456789abcdef";
-const WAIT: Duration = Duration::from_secs(60);
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -32,80 +31,24 @@ fn now() -> u64 {
         .as_secs()
 }
 
-// ------------------------------------------------------------ HTTP client
-
-/// One blocking RP call with this file's API key; status and JSON body.
-fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    rp_http(API_KEY, method, url, body)
-}
-
 // ------------------------------------------------------------ the server
 
-/// A running `tessera-server` with its own database.
-struct Server {
-    child: Child,
-    url: String,
-    port: u16,
-    dir: PathBuf,
+/// A server with this file's API key on any free port.
+fn start_server(dir: &Path) -> Server {
+    Server::start_on(dir, 0, API_KEY)
 }
 
-impl Server {
-    fn start(dir: &Path) -> Self {
-        Self::start_on(dir, 0)
-    }
-
-    /// Starts (or restarts) the server on `port` (0: any free port) with
-    /// the database in `dir`.
-    fn start_on(dir: &Path, port: u16) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("server.log"))
-            .unwrap();
-        let mut child = Command::new(tessera_server_bin())
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--database"])
-            .arg(dir.join("server.db"))
-            .env("TESSERA_SERVER_API_KEYS", API_KEY)
-            .env_remove("TESSERA_SERVER_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("tessera-server listening on ")
-            .unwrap_or_else(|| {
-                panic!(
-                    "the server did not start: {line:?}\n{}",
-                    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-                )
-            })
-            .to_string();
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while stdout.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                sink.clear();
-            }
-        });
-        let port = url.rsplit(':').next().unwrap().parse().unwrap();
-        Self {
-            child,
-            url,
-            port,
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    fn rp(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        http(method, &format!("{}{path}", self.url), body.as_ref())
-    }
-
+/// The relying party's calls these tests make.
+trait Rp {
     /// A fresh enrollment for `user`: the pairing URI and the QR code PNG.
+    fn enroll(&self, user: &str) -> (String, Vec<u8>);
+    /// Creates a prompt; returns its id and number.
+    fn prompt(&self, user: &str, extra: Value) -> (String, String);
+    /// A prompt's state.
+    fn state(&self, id: &str) -> Value;
+}
+
+impl Rp for Server {
     fn enroll(&self, user: &str) -> (String, Vec<u8>) {
         let (status, body) = self.rp(
             "POST",
@@ -119,7 +62,6 @@ impl Server {
         (body["enrollment_uri"].as_str().unwrap().to_string(), png)
     }
 
-    /// Creates a prompt; returns its id and number.
     fn prompt(&self, user: &str, extra: Value) -> (String, String) {
         let mut request = json!({
             "user": user, "site": "Example",
@@ -142,193 +84,13 @@ impl Server {
         assert_eq!(status, 200, "prompt state: {body}");
         body
     }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-
-    /// SIGKILL, as a crash.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 // ------------------------------------------------------------ the CLI
 
-/// A device: one vault in its own directory, telling time by `time_sources`.
-struct Device {
-    dir: tempfile::TempDir,
-    time_sources: String,
-}
-
-impl Device {
-    /// A device that takes the time from the server's `Date` header.
-    fn new(server: &Server) -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            time_sources: server.url.clone(),
-        }
-    }
-
-    /// A device that does not know the time.
-    fn without_time() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            time_sources: String::new(),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let dir = self.dir.path();
-        let mut command = Command::new(tessera_bin());
-        command
-            .arg("--no-keystore")
-            .args(args)
-            .current_dir(dir)
-            .env("HOME", dir)
-            .env("XDG_DATA_HOME", dir)
-            .env("XDG_CONFIG_HOME", dir)
-            .env("TESSERA_VAULT", dir.join("vault.json"))
-            .env("TESSERA_PASSWORD", "vault-pw")
-            .env("TESSERA_TIME_SOURCES", &self.time_sources)
-            // No desktop notifications from the tests.
-            .env("PATH", "/nonexistent")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Out {
-        let output = self.command(args).stdin(Stdio::null()).output().unwrap();
-        Out {
-            what: format!("tessera {}", args.join(" ")),
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> Out {
-        let out = self.run(args);
-        assert_eq!(out.code, Some(0), "{out}");
-        out
-    }
-
-    fn pair(&self, uri: &str) -> Out {
-        self.ok(&["push", "pair", uri, "--name", "e2e laptop"])
-    }
-
-    /// Starts a long-running command with stdin, stdout and stderr piped.
-    fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        collect(child.stdout.take().unwrap(), Arc::clone(&stdout));
-        collect(child.stderr.take().unwrap(), Arc::clone(&stderr));
-        Running {
-            what: format!("tessera {}", args.join(" ")),
-            stdin: child.stdin.take(),
-            child,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-fn collect(pipe: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-            into.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-    });
-}
-
-/// A running `tessera push listen`.
-struct Running {
-    what: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Running {
-    fn output(&self) -> (String, String) {
-        (
-            self.stdout.lock().unwrap().clone(),
-            self.stderr.lock().unwrap().clone(),
-        )
-    }
-
-    /// Waits until stdout or stderr holds `needle` `times` times.
-    fn wait_for(&self, needle: &str, times: usize) {
-        let start = Instant::now();
-        loop {
-            let (out, err) = self.output();
-            if out.matches(needle).count() + err.matches(needle).count() >= times {
-                return;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "{}: no {needle:?} after {WAIT:?}\n--- stdout ---\n{out}--- stderr ---\n{err}",
-                self.what
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn answer(&mut self, lines: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(lines.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Waits for the process to end (killing it after [`WAIT`]).
-    fn finish(mut self) -> Out {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if start.elapsed() > WAIT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        // Let the reader threads take the last lines.
-        std::thread::sleep(Duration::from_millis(200));
-        let (stdout, stderr) = self.output();
-        Out {
-            what: self.what.clone(),
-            code: status.and_then(|s| s.code()),
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Pairs `device` by URI.
+fn pair(device: &Device, uri: &str) -> Out {
+    device.ok(&["push", "pair", uri, "--name", "e2e laptop"])
 }
 
 /// Starts `push listen --once` (for `user`'s account) and waits until it
@@ -344,18 +106,18 @@ fn listen_once(device: &Device, user: &str) -> Running {
 #[test]
 fn pair_by_uri_and_by_qr_then_approve_with_the_right_number() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let device = Device::new(&server);
+    let server = start_server(dir.path());
+    let device = Device::new(&server.url);
 
     let (uri, _) = server.enroll("alice");
-    let out = device.pair(&uri);
+    let out = pair(&device, &uri);
     assert!(
         out.stdout
             .contains("Paired Tessera demo (alice@example.com)"),
         "{out}"
     );
     let (_, png) = server.enroll("bob");
-    let qr = device.dir.path().join("bob.png");
+    let qr = device.dir().join("bob.png");
     std::fs::write(&qr, png).unwrap();
     let qr = qr.to_string_lossy().into_owned();
     let out = device.ok(&["push", "pair", "--qr", &qr]);
@@ -378,7 +140,7 @@ fn pair_by_uri_and_by_qr_then_approve_with_the_right_number() {
     let mut listen = listen_once(&device, "alice");
     let (id, number) = server.prompt("alice", json!({}));
     listen.wait_for("Sign-in request from Example", 1);
-    listen.answer(&format!("{number}\napprove\n"));
+    listen.write(&format!("{number}\napprove\n"));
     let out = listen.finish();
     assert_eq!(out.code, Some(0), "{out}");
     for shown in [
@@ -422,7 +184,7 @@ fn pair_by_uri_and_by_qr_then_approve_with_the_right_number() {
             .expect("the right number is among the choices")
             + 1
     };
-    listen.answer(&format!("{position}\napprove\n"));
+    listen.write(&format!("{position}\napprove\n"));
     let out = listen.finish();
     assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(server.state(&id)["state"], "approved");
@@ -431,9 +193,9 @@ fn pair_by_uri_and_by_qr_then_approve_with_the_right_number() {
 #[test]
 fn three_wrong_numbers_fail_the_prompt() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let device = Device::new(&server);
-    device.pair(&server.enroll("carol").0);
+    let server = start_server(dir.path());
+    let device = Device::new(&server.url);
+    pair(&device, &server.enroll("carol").0);
 
     let mut listen = listen_once(&device, "carol");
     let (id, number) = server.prompt("carol", json!({}));
@@ -443,10 +205,10 @@ fn three_wrong_numbers_fail_the_prompt() {
     } else {
         "000000"
     };
-    listen.answer(&format!("{wrong}\napprove\n"));
+    listen.write(&format!("{wrong}\napprove\n"));
     listen.wait_for("Wrong number: 2 tries left", 1);
     assert_eq!(server.state(&id)["state"], "pending");
-    listen.answer(&format!("{wrong}\napprove\n{wrong}\napprove\n"));
+    listen.write(&format!("{wrong}\napprove\n{wrong}\napprove\n"));
     let out = listen.finish();
     assert!(out.stdout.contains("Wrong number: 1 try left"), "{out}");
     assert!(out.stdout.contains("the request failed"), "{out}");
@@ -459,14 +221,14 @@ fn three_wrong_numbers_fail_the_prompt() {
 #[test]
 fn deny_and_fraud_reports_and_a_blocked_user() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let device = Device::new(&server);
-    device.pair(&server.enroll("dave").0);
+    let server = start_server(dir.path());
+    let device = Device::new(&server.url);
+    pair(&device, &server.enroll("dave").0);
 
     let mut listen = listen_once(&device, "dave");
     let (id, _) = server.prompt("dave", json!({}));
     listen.wait_for("Sign-in request from Example", 1);
-    listen.answer("\ndeny\n");
+    listen.write("\ndeny\n");
     let out = listen.finish();
     assert_eq!(out.code, Some(0), "{out}");
     assert!(out.stdout.contains("Denied."), "{out}");
@@ -475,7 +237,7 @@ fn deny_and_fraud_reports_and_a_blocked_user() {
     let mut listen = listen_once(&device, "dave");
     let (id, _) = server.prompt("dave", json!({}));
     listen.wait_for("Sign-in request from Example", 1);
-    listen.answer("\nfraud\n");
+    listen.write("\nfraud\n");
     let out = listen.finish();
     assert_eq!(out.code, Some(0), "{out}");
     assert!(out.stdout.contains("reported as fraud"), "{out}");
@@ -499,11 +261,11 @@ fn deny_and_fraud_reports_and_a_blocked_user() {
 #[test]
 fn an_expired_prompt_is_reported_as_expired() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = start_server(dir.path());
     // Without a known time the device shows the prompt, says so, and its
     // own timer (on the system clock) still ends the wait.
-    let device = Device::without_time();
-    device.pair(&server.enroll("erin").0);
+    let device = Device::new("");
+    pair(&device, &server.enroll("erin").0);
 
     let listen = listen_once(&device, "erin");
     let (id, _) = server.prompt("erin", json!({"ttl": 2}));
@@ -526,11 +288,11 @@ fn an_expired_prompt_is_reported_as_expired() {
 #[test]
 fn a_reused_enrollment_code_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = start_server(dir.path());
     let (uri, _) = server.enroll("frank");
-    Device::new(&server).pair(&uri);
+    pair(&Device::new(&server.url), &uri);
 
-    let other = Device::new(&server);
+    let other = Device::new(&server.url);
     let out = other.run(&["push", "pair", &uri]);
     assert_eq!(out.code, Some(4), "{out}");
     assert!(out.stderr.contains("pairing code was refused"), "{out}");
@@ -546,9 +308,9 @@ fn a_reused_enrollment_code_is_refused_clearly() {
 #[test]
 fn a_revoked_device_is_told_and_can_unpair() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let device = Device::new(&server);
-    device.pair(&server.enroll("grace").0);
+    let server = start_server(dir.path());
+    let device = Device::new(&server.url);
+    pair(&device, &server.enroll("grace").0);
     let device_id = device.ok(&["push", "list", "--json"]).json()[0]["device_id"]
         .as_str()
         .unwrap()
@@ -583,10 +345,10 @@ fn a_revoked_device_is_told_and_can_unpair() {
 #[test]
 fn unpair_tells_the_server_or_needs_force() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path());
-    let device = Device::new(&server);
-    device.pair(&server.enroll("heidi").0);
-    device.pair(&server.enroll("ivan").0);
+    let mut server = start_server(dir.path());
+    let device = Device::new(&server.url);
+    pair(&device, &server.enroll("heidi").0);
+    pair(&device, &server.enroll("ivan").0);
 
     device.ok(&["push", "unpair", "heidi"]);
     let (_, devices) = server.rp("GET", "/v1/rp/users/heidi/devices", None);
@@ -616,9 +378,9 @@ fn unpair_tells_the_server_or_needs_force() {
 #[test]
 fn the_cli_reconnects_after_a_server_crash_and_the_answer_lands() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path());
-    let device = Device::new(&server);
-    device.pair(&server.enroll("judy").0);
+    let mut server = start_server(dir.path());
+    let device = Device::new(&server.url);
+    pair(&device, &server.enroll("judy").0);
 
     let mut listen = listen_once(&device, "judy");
     let (id, number) = server.prompt("judy", json!({"ttl": 120}));
@@ -627,9 +389,9 @@ fn the_cli_reconnects_after_a_server_crash_and_the_answer_lands() {
     let port = server.port;
     server.kill();
     listen.wait_for("connection lost", 1);
-    let server = Server::start_on(dir.path(), port);
+    let server = Server::start_on(dir.path(), port, API_KEY);
     listen.wait_for("reconnected to", 1);
-    listen.answer(&format!("{number}\napprove\n"));
+    listen.write(&format!("{number}\napprove\n"));
     let out = listen.finish();
     assert_eq!(
         out.code,
@@ -767,8 +529,8 @@ fn serve_forged(
 #[test]
 fn a_prompt_signed_by_another_key_is_rejected_by_the_device() {
     let forger = forging_server();
-    let device = Device::without_time();
-    let out = device.pair(&forger.uri);
+    let device = Device::new("");
+    let out = pair(&device, &forger.uri);
     assert!(out.stdout.contains("Paired Fake (victim)"), "{out}");
 
     // Fetched by id: refused, never answered.

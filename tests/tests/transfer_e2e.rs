@@ -5,66 +5,32 @@
 //! docs/push-protocol.md §9).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use serde_json::{Value, json};
-use tessera_core::{Account, CreateOptions, OtpauthUri, Unlock, Vault};
-use tessera_tests::{CHEAP_KDF, Out, rp_http, tessera_bin, tessera_server_bin};
+use tessera_core::{Account, OtpauthUri, Vault};
+use tessera_tests::processes::{Device, Running, Server};
 
 const API_KEY: &str = "transfer-e2e-key-0123456789abcdef";
-const PASSWORD: &str = "vault-pw";
-const WAIT: Duration = Duration::from_secs(60);
 
 // ------------------------------------------------------------ the server
 
-/// One blocking RP call with this file's API key; status and JSON body.
-fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
-    rp_http(API_KEY, method, url, body)
+/// A server with this file's API key on any free port.
+fn start_server(dir: &Path) -> Server {
+    Server::start_on(dir, 0, API_KEY)
 }
 
-struct Server {
-    child: Child,
-    url: String,
+/// The relying party's calls these tests make.
+trait Rp {
+    /// A fresh enrollment URI for `user` (`replace`: for a lost phone).
+    fn enroll(&self, user: &str, replace: bool) -> String;
+    /// Asks to create a prompt for `user`: status and body.
+    fn prompt(&self, user: &str) -> (u16, Value);
+    /// `user`'s devices.
+    fn devices(&self, user: &str) -> Vec<Value>;
 }
 
-impl Server {
-    fn start(dir: &Path) -> Self {
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let mut child = Command::new(tessera_server_bin())
-            .args(["--listen", "127.0.0.1:0", "--database"])
-            .arg(dir.join("server.db"))
-            .env("TESSERA_SERVER_API_KEYS", API_KEY)
-            .env_remove("TESSERA_SERVER_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("tessera-server listening on ")
-            .unwrap_or_else(|| panic!("the server did not start: {line:?}"))
-            .to_string();
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while stdout.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                sink.clear();
-            }
-        });
-        Self { child, url }
-    }
-
-    fn rp(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        http(method, &format!("{}{path}", self.url), body.as_ref())
-    }
-
+impl Rp for Server {
     fn enroll(&self, user: &str, replace: bool) -> String {
         let (status, body) = self.rp(
             "POST",
@@ -90,208 +56,54 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // ------------------------------------------------------------ devices
 
-struct Device {
-    dir: tempfile::TempDir,
-    time_sources: String,
+/// Adds accounts with every field set (tags, note, icon, HOTP counter) to
+/// `device`'s vault.
+fn seed(device: &Device) -> Vec<Account> {
+    let mut vault = device.vault();
+    let uris = [
+        "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub&digits=8&period=60&algorithm=SHA256",
+        "otpauth://hotp/Bank:bob?secret=GEZDGNBVGY3TQOJQ&counter=7&issuer=Bank&image=https%3A%2F%2Fbank.example%2Ficon.png",
+    ];
+    let mut accounts = Vec::new();
+    for (i, uri) in uris.iter().enumerate() {
+        let mut account = Account::from_uri(OtpauthUri::parse(uri).unwrap().uri, 1_700_000_000);
+        account.tags = vec![format!("tag{i}"), "work".into()];
+        account.note = format!("note {i}");
+        account.icon = Some("example.com".into());
+        account.updated_at = 1_700_000_100 + i as u64;
+        accounts.push(account);
+    }
+    vault.add_all(accounts.clone()).unwrap();
+    accounts
 }
 
-impl Device {
-    /// A device with an (empty) vault made at the cheapest Argon2id cost.
-    fn new(server: &Server) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let options = CreateOptions {
-            keystore: None,
-            password: Some(PASSWORD),
-            kdf: CHEAP_KDF,
-        };
-        drop(Vault::create(&dir.path().join("vault.json"), options).unwrap());
-        Self {
-            dir,
-            time_sources: server.url.clone(),
-        }
-    }
-
-    fn vault_path(&self) -> PathBuf {
-        self.dir.path().join("vault.json")
-    }
-
-    fn vault(&self) -> Vault {
-        Vault::open(&self.vault_path(), Unlock::Password(PASSWORD)).unwrap()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let dir = self.dir.path();
-        let mut command = Command::new(tessera_bin());
-        command
-            .arg("--no-keystore")
-            .args(args)
-            .current_dir(dir)
-            .env("HOME", dir)
-            .env("XDG_DATA_HOME", dir)
-            .env("XDG_CONFIG_HOME", dir)
-            .env("TESSERA_VAULT", self.vault_path())
-            .env("TESSERA_PASSWORD", PASSWORD)
-            .env("TESSERA_TIME_SOURCES", &self.time_sources)
-            .env("PATH", "/nonexistent")
-            .env_remove("DBUS_SESSION_BUS_ADDRESS");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Out {
-        let output = self.command(args).stdin(Stdio::null()).output().unwrap();
-        Out {
-            what: format!("tessera {}", args.join(" ")),
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> Out {
-        let out = self.run(args);
-        assert_eq!(out.code, Some(0), "{out}");
-        out
-    }
-
-    fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        collect(child.stdout.take().unwrap(), Arc::clone(&stdout));
-        collect(child.stderr.take().unwrap(), Arc::clone(&stderr));
-        Running {
-            what: format!("tessera {}", args.join(" ")),
-            stdin: child.stdin.take(),
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Adds accounts with every field set (tags, note, icon, HOTP counter).
-    fn seed(&self) -> Vec<Account> {
-        let mut vault = self.vault();
-        let uris = [
-            "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub&digits=8&period=60&algorithm=SHA256",
-            "otpauth://hotp/Bank:bob?secret=GEZDGNBVGY3TQOJQ&counter=7&issuer=Bank&image=https%3A%2F%2Fbank.example%2Ficon.png",
-        ];
-        let mut accounts = Vec::new();
-        for (i, uri) in uris.iter().enumerate() {
-            let mut account = Account::from_uri(OtpauthUri::parse(uri).unwrap().uri, 1_700_000_000);
-            account.tags = vec![format!("tag{i}"), "work".into()];
-            account.note = format!("note {i}");
-            account.icon = Some("example.com".into());
-            account.updated_at = 1_700_000_100 + i as u64;
-            accounts.push(account);
-        }
-        vault.add_all(accounts.clone()).unwrap();
-        accounts
-    }
+/// Pairs `device` (its first pairing) with a fresh enrollment for `user`
+/// (`replace`: the RP replacing a lost phone) under `name`; returns the
+/// device id the server gave it.
+fn pair(device: &Device, server: &Server, user: &str, replace: bool, name: &str) -> String {
+    device.ok(&[
+        "push",
+        "pair",
+        &server.enroll(user, replace),
+        "--name",
+        name,
+    ]);
+    device.ok(&["push", "list", "--json"]).json()[0]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
-fn collect(pipe: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-            into.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-    });
-}
-
-struct Running {
-    what: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Running {
-    fn output(&self) -> (String, String) {
-        (
-            self.stdout.lock().unwrap().clone(),
-            self.stderr.lock().unwrap().clone(),
-        )
-    }
-
-    fn wait_for(&self, needle: &str) {
-        let start = Instant::now();
-        loop {
-            let (out, err) = self.output();
-            if out.contains(needle) || err.contains(needle) {
-                return;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "{}: no {needle:?}\n--- stdout ---\n{out}--- stderr ---\n{err}",
-                self.what
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The invite line a `transfer receive` printed.
-    fn invite(&self) -> String {
-        self.wait_for("tessera-transfer://");
-        let (out, _) = self.output();
-        out.lines()
-            .find(|l| l.starts_with("tessera-transfer://"))
-            .unwrap()
-            .to_string()
-    }
-
-    fn write(&mut self, text: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(text.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn finish(mut self) -> Out {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if start.elapsed() > WAIT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        std::thread::sleep(Duration::from_millis(200));
-        let (stdout, stderr) = self.output();
-        Out {
-            what: self.what.clone(),
-            code: status.and_then(|s| s.code()),
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The invite line a `transfer receive` printed.
+fn invite_of(receive: &Running) -> String {
+    receive.wait_for("tessera-transfer://", 1);
+    let (out, _) = receive.output();
+    out.lines()
+        .find(|l| l.starts_with("tessera-transfer://"))
+        .unwrap()
+        .to_string()
 }
 
 /// The 6-digit code after "Confirmation code: ".
@@ -318,10 +130,10 @@ fn otp_accounts(vault: &Vault) -> Vec<Account> {
 #[test]
 fn a_transfer_through_the_mailbox_moves_every_account_with_every_field() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let old = Device::new(&server);
-    let new = Device::new(&server);
-    let mut sent = old.seed();
+    let server = start_server(dir.path());
+    let old = Device::with_vault(&server.url);
+    let new = Device::with_vault(&server.url);
+    let mut sent = seed(&old);
     sent.sort_by(|a, b| a.id.cmp(&b.id));
 
     let mut receive = new.spawn(&[
@@ -332,12 +144,12 @@ fn a_transfer_through_the_mailbox_moves_every_account_with_every_field() {
         "--confirm",
         "-",
     ]);
-    let invite = receive.invite();
+    let invite = invite_of(&receive);
     assert!(invite.contains("&push="), "{invite}");
     let out = old.ok(&["transfer", "send", &invite]);
     let code = code_in(&out.stdout);
     assert!(out.stdout.contains("Sent 2 account(s)"), "{out}");
-    receive.wait_for("Confirmation code: ");
+    receive.wait_for("Confirmation code: ", 1);
     receive.write(&format!("{code}\n"));
     let out = receive.finish();
     assert_eq!(out.code, Some(0), "{out}");
@@ -359,20 +171,20 @@ fn a_transfer_through_the_mailbox_moves_every_account_with_every_field() {
 #[test]
 fn a_transfer_through_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let old = Device::new(&server);
-    let new = Device::new(&server);
-    let mut sent = old.seed();
+    let server = start_server(dir.path());
+    let old = Device::with_vault(&server.url);
+    let new = Device::with_vault(&server.url);
+    let mut sent = seed(&old);
     sent.sort_by(|a, b| a.id.cmp(&b.id));
     let file = dir.path().join("transfer.json");
     let file_arg = file.to_string_lossy().into_owned();
 
     let mut receive = new.spawn(&["transfer", "receive", "--file", &file_arg, "--confirm", "-"]);
-    let invite = receive.invite();
+    let invite = invite_of(&receive);
     assert!(invite.contains("file=1"), "{invite}");
     let out = old.ok(&["transfer", "send", &invite, "--file", &file_arg]);
     let code = code_in(&out.stdout);
-    receive.wait_for("Confirmation code: ");
+    receive.wait_for("Confirmation code: ", 1);
     receive.write(&format!("{code}\n"));
     let out = receive.finish();
     assert_eq!(out.code, Some(0), "{out}");
@@ -383,12 +195,12 @@ fn a_transfer_through_a_file() {
 #[test]
 fn a_wrong_confirmation_code_adds_nothing_and_a_second_sender_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let old = Device::new(&server);
-    let stranger = Device::new(&server);
-    let new = Device::new(&server);
-    old.seed();
-    stranger.seed();
+    let server = start_server(dir.path());
+    let old = Device::with_vault(&server.url);
+    let stranger = Device::with_vault(&server.url);
+    let new = Device::with_vault(&server.url);
+    seed(&old);
+    seed(&stranger);
 
     let receive = new.spawn(&[
         "transfer",
@@ -398,7 +210,7 @@ fn a_wrong_confirmation_code_adds_nothing_and_a_second_sender_is_refused() {
         "--confirm",
         "000000",
     ]);
-    let invite = receive.invite();
+    let invite = invite_of(&receive);
     let code = code_in(&old.ok(&["transfer", "send", &invite]).stdout);
     let out = receive.finish();
     if code != "000000" {
@@ -413,7 +225,7 @@ fn a_wrong_confirmation_code_adds_nothing_and_a_second_sender_is_refused() {
     assert!(out.stderr.contains("--confirm"), "{out}");
 
     // Two senders: the first fills the mailbox, the second is told.
-    let mut receive = new.spawn(&[
+    let receive = new.spawn(&[
         "transfer",
         "receive",
         "--server",
@@ -421,11 +233,10 @@ fn a_wrong_confirmation_code_adds_nothing_and_a_second_sender_is_refused() {
         "--confirm",
         "-",
     ]);
-    let invite = receive.invite();
+    let invite = invite_of(&receive);
     // The receiver stops reading (killed without cancelling), so the
     // mailbox keeps the first envelope.
-    let _ = receive.child.kill();
-    let _ = receive.child.wait();
+    drop(receive);
     old.ok(&["transfer", "send", &invite]);
     let out = stranger.run(&["transfer", "send", &invite]);
     assert_eq!(out.code, Some(4), "{out}");
@@ -434,31 +245,22 @@ fn a_wrong_confirmation_code_adds_nothing_and_a_second_sender_is_refused() {
             .contains("someone else already answered this invite"),
         "{out}"
     );
-    receive.stdin = None;
 }
 
 #[test]
 fn a_handoff_moves_push_approval_and_tells_the_old_device() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let old = Device::new(&server);
-    let new = Device::new(&server);
-    old.seed();
-    old.ok(&[
-        "push",
-        "pair",
-        &server.enroll("alice", false),
-        "--name",
-        "old phone",
-    ]);
-    let before = old.ok(&["push", "list", "--json"]).json();
-    let old_device_id = before[0]["device_id"].as_str().unwrap().to_string();
+    let server = start_server(dir.path());
+    let old = Device::with_vault(&server.url);
+    let new = Device::with_vault(&server.url);
+    seed(&old);
+    let old_device_id = pair(&old, &server, "alice", false, "old phone");
     // A copy of the old device as it was, to try its key afterwards.
-    let stale = Device::new(&server);
+    let stale = Device::with_vault(&server.url);
     std::fs::copy(old.vault_path(), stale.vault_path()).unwrap();
 
     let listen = old.spawn(&["push", "listen"]);
-    listen.wait_for("listening for sign-in requests");
+    listen.wait_for("listening for sign-in requests", 1);
 
     let mut receive = new.spawn(&[
         "transfer",
@@ -470,14 +272,14 @@ fn a_handoff_moves_push_approval_and_tells_the_old_device() {
         "--name",
         "new phone",
     ]);
-    let invite = receive.invite();
+    let invite = invite_of(&receive);
     let out = old.ok(&["transfer", "send", &invite]);
     assert!(out.stdout.contains("Handed off 1 push pairing(s)"), "{out}");
     assert!(
         out.stdout.contains("1 push-only account(s) stay behind"),
         "{out}"
     );
-    receive.wait_for("Confirmation code: ");
+    receive.wait_for("Confirmation code: ", 1);
     receive.write(&format!("{}\n", code_in(&out.stdout)));
     let out = receive.finish();
     assert_eq!(out.code, Some(0), "{out}");
@@ -517,30 +319,14 @@ fn a_handoff_moves_push_approval_and_tells_the_old_device() {
 #[test]
 fn a_lost_phone_replaced_by_a_stranger_is_reported_and_blocks_the_user() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let old = Device::new(&server);
-    let thief = Device::new(&server);
-    old.ok(&[
-        "push",
-        "pair",
-        &server.enroll("dave", false),
-        "--name",
-        "old phone",
-    ]);
-    let old_id = old.ok(&["push", "list", "--json"]).json()[0]["device_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let server = start_server(dir.path());
+    let old = Device::with_vault(&server.url);
+    let thief = Device::with_vault(&server.url);
+    let old_id = pair(&old, &server, "dave", false, "old phone");
 
     let listen = old.spawn(&["push", "listen"]);
-    listen.wait_for("listening for sign-in requests");
-    thief.ok(&[
-        "push",
-        "pair",
-        &server.enroll("dave", true),
-        "--name",
-        "not mine",
-    ]);
+    listen.wait_for("listening for sign-in requests", 1);
+    pair(&thief, &server, "dave", true, "not mine");
     answer_not_me_and_check_blocked(listen, &server, "dave", &old_id);
 
     let (status, _) = server.rp("POST", "/v1/rp/users/dave/unblock", None);
@@ -556,29 +342,13 @@ fn a_lost_phone_replaced_by_a_stranger_is_reported_and_blocks_the_user() {
 #[test]
 fn a_lost_phone_offline_during_the_replacement_learns_it_on_connect() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let old = Device::new(&server);
-    let thief = Device::new(&server);
-    old.ok(&[
-        "push",
-        "pair",
-        &server.enroll("erin", false),
-        "--name",
-        "old phone",
-    ]);
-    let old_id = old.ok(&["push", "list", "--json"]).json()[0]["device_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let server = start_server(dir.path());
+    let old = Device::with_vault(&server.url);
+    let thief = Device::with_vault(&server.url);
+    let old_id = pair(&old, &server, "erin", false, "old phone");
 
     // Nothing listens on the old device meanwhile.
-    thief.ok(&[
-        "push",
-        "pair",
-        &server.enroll("erin", true),
-        "--name",
-        "not mine",
-    ]);
+    pair(&thief, &server, "erin", true, "not mine");
     let (status, prompt) = server.prompt("erin");
     assert_eq!(status, 201, "{prompt}");
     let id = prompt["prompt_id"].as_str().unwrap();
@@ -600,16 +370,10 @@ fn a_lost_phone_offline_during_the_replacement_learns_it_on_connect() {
 #[test]
 fn an_old_device_offline_during_the_handoff_learns_it_moved_on_connect() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let old = Device::new(&server);
-    let new = Device::new(&server);
-    old.ok(&[
-        "push",
-        "pair",
-        &server.enroll("frank", false),
-        "--name",
-        "old phone",
-    ]);
+    let server = start_server(dir.path());
+    let old = Device::with_vault(&server.url);
+    let new = Device::with_vault(&server.url);
+    pair(&old, &server, "frank", false, "old phone");
     // Nothing listens on the old device during the transfer.
     let mut receive = new.spawn(&[
         "transfer",
@@ -621,10 +385,10 @@ fn an_old_device_offline_during_the_handoff_learns_it_moved_on_connect() {
         "--name",
         "new phone",
     ]);
-    let invite = receive.invite();
+    let invite = invite_of(&receive);
     let out = old.ok(&["transfer", "send", &invite]);
     assert!(out.stdout.contains("Handed off 1 push pairing(s)"), "{out}");
-    receive.wait_for("Confirmation code: ");
+    receive.wait_for("Confirmation code: ", 1);
     receive.write(&format!("{}\n", code_in(&out.stdout)));
     let out = receive.finish();
     assert_eq!(out.code, Some(0), "{out}");
@@ -648,7 +412,7 @@ fn an_old_device_offline_during_the_handoff_learns_it_moved_on_connect() {
 /// Answers "no" to "was this you?" on a listening old device, then checks the
 /// report blocked the user's prompts and shows in the RP's device list.
 fn answer_not_me_and_check_blocked(mut listen: Running, server: &Server, user: &str, old_id: &str) {
-    listen.wait_for("was this you?");
+    listen.wait_for("was this you?", 1);
     listen.write("no\n");
     let out = listen.finish();
     assert_eq!(out.code, Some(0), "{out}");
